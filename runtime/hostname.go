@@ -1,0 +1,5 @@
+package runtime
+
+import "os"
+
+func hostName() (string, error) { return os.Hostname() }

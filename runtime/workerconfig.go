@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry/connect"
+)
+
+// Worker configuration keys (Apache's WorkerConfig and StandaloneConfig).
+const (
+	WBootstrapServers    = "bootstrap.servers"
+	WKeyConverter        = "key.converter"
+	WValueConverter      = "value.converter"
+	WHeaderConverter     = "header.converter"
+	WShutdownTimeout     = "task.shutdown.graceful.timeout.ms"
+	WFlushInterval       = "offset.flush.interval.ms"
+	WFlushTimeout        = "offset.flush.timeout.ms"
+	WListeners           = "listeners"
+	WAdvertisedHost      = "rest.advertised.host.name"
+	WAdvertisedPort      = "rest.advertised.port"
+	WAdvertisedListener  = "rest.advertised.listener"
+	WAdminListeners      = "admin.listeners"
+	WPluginPath          = "plugin.path"
+	WTopicTracking       = "topic.tracking.enable"
+	WTopicTrackingReset  = "topic.tracking.allow.reset"
+	WOverridePolicy      = "connector.client.config.override.policy"
+	WAllowOrigin         = "access.control.allow.origin"
+	WAllowMethods        = "access.control.allow.methods"
+	WOffsetFile          = "offset.storage.file.filename"
+	WConfigFile          = "config.storage.file.filename"
+	WClientID            = "client.id"
+	DefaultHeaderConvert = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+)
+
+// WorkerDef declares the worker keys Ferry reads. Unknown keys are allowed
+// and, as in Apache, passed on to Kafka clients where Ferry understands them.
+func WorkerDef(standalone bool) *connect.ConfigDef {
+	d := connect.NewConfigDef()
+	def := func(k connect.ConfigKey) { d.Define(k) }
+	def(connect.ConfigKey{Name: WBootstrapServers, Type: connect.TypeList, Default: []string{"localhost:9092"}, Importance: connect.High, Doc: "Kafka brokers to connect to, host:port separated by commas."})
+	def(connect.ConfigKey{Name: WKeyConverter, Type: connect.TypeClass, Default: connect.NoDefault, Importance: connect.High, Doc: "Converter for record keys, e.g. org.apache.kafka.connect.json.JsonConverter."})
+	def(connect.ConfigKey{Name: WValueConverter, Type: connect.TypeClass, Default: connect.NoDefault, Importance: connect.High, Doc: "Converter for record values."})
+	def(connect.ConfigKey{Name: WHeaderConverter, Type: connect.TypeClass, Default: DefaultHeaderConvert, Importance: connect.Low, Doc: "Converter for record headers."})
+	def(connect.ConfigKey{Name: WShutdownTimeout, Type: connect.TypeLong, Default: int64(5000), Importance: connect.Low, Doc: "How long, in milliseconds, to wait for tasks to stop gracefully."})
+	def(connect.ConfigKey{Name: WFlushInterval, Type: connect.TypeLong, Default: int64(60000), Importance: connect.Low, Doc: "Interval, in milliseconds, between source offset flushes and sink offset commits."})
+	def(connect.ConfigKey{Name: WFlushTimeout, Type: connect.TypeLong, Default: int64(5000), Importance: connect.Low, Doc: "Longest wait, in milliseconds, for an offset flush or commit."})
+	def(connect.ConfigKey{Name: WListeners, Type: connect.TypeList, Default: []string{"http://:8083"}, Importance: connect.Low, Doc: "REST listeners, as URIs."})
+	def(connect.ConfigKey{Name: WAdvertisedHost, Type: connect.TypeString, Default: nil, Importance: connect.Low, Doc: "Host name other workers and status use for this worker."})
+	def(connect.ConfigKey{Name: WAdvertisedPort, Type: connect.TypeInt, Default: nil, Importance: connect.Low, Doc: "Port other workers and status use for this worker."})
+	def(connect.ConfigKey{Name: WAdvertisedListener, Type: connect.TypeString, Default: nil, Importance: connect.Low, Doc: "Advertised scheme: http or https."})
+	def(connect.ConfigKey{Name: WAdminListeners, Type: connect.TypeList, Default: nil, Importance: connect.Low, Doc: "Listeners for /admin endpoints; unset serves them on listeners, empty disables them."})
+	def(connect.ConfigKey{Name: WPluginPath, Type: connect.TypeList, Default: nil, Importance: connect.Low, Doc: "Accepted for compatibility; Ferry's plugins are built in."})
+	def(connect.ConfigKey{Name: WTopicTracking, Type: connect.TypeBoolean, Default: true, Importance: connect.Low, Doc: "Track the topics each connector uses."})
+	def(connect.ConfigKey{Name: WTopicTrackingReset, Type: connect.TypeBoolean, Default: true, Importance: connect.Low, Doc: "Allow resetting tracked topics over REST."})
+	def(connect.ConfigKey{Name: WOverridePolicy, Type: connect.TypeString, Default: "All", Importance: connect.Medium, Doc: "Which client overrides connectors may set: All, None or Principal."})
+	def(connect.ConfigKey{Name: WAllowOrigin, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "CORS allowed origin; empty disables CORS."})
+	def(connect.ConfigKey{Name: WAllowMethods, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "CORS allowed methods."})
+	def(connect.ConfigKey{Name: WClientID, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Base client id for Kafka clients."})
+	if standalone {
+		def(connect.ConfigKey{Name: WOffsetFile, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "File holding source connector offsets."})
+		def(connect.ConfigKey{Name: WConfigFile, Type: connect.TypeString, Default: nil, Importance: connect.Medium, Doc: "File keeping connector configs and target states across restarts (Ferry extension). Defaults to the offsets file name plus .connectors.json."})
+	}
+	return d
+}
+
+// WorkerConfig is the parsed worker configuration.
+type WorkerConfig struct {
+	*connect.Config
+	Raw map[string]string
+}
+
+// ParseWorkerConfig parses worker properties.
+func ParseWorkerConfig(props map[string]string, standalone bool) (*WorkerConfig, error) {
+	c, err := WorkerDef(standalone).Parse(props)
+	if err != nil {
+		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
+	return &WorkerConfig{Config: c, Raw: props}, nil
+}
+
+// Brokers returns bootstrap.servers.
+func (w *WorkerConfig) Brokers() []string { return w.List(WBootstrapServers) }
+
+// FlushInterval is offset.flush.interval.ms.
+func (w *WorkerConfig) FlushInterval() time.Duration {
+	return time.Duration(w.Long(WFlushInterval)) * time.Millisecond
+}
+
+// FlushTimeout is offset.flush.timeout.ms.
+func (w *WorkerConfig) FlushTimeout() time.Duration {
+	return time.Duration(w.Long(WFlushTimeout)) * time.Millisecond
+}
+
+// ShutdownTimeout is task.shutdown.graceful.timeout.ms.
+func (w *WorkerConfig) ShutdownTimeout() time.Duration {
+	return time.Duration(w.Long(WShutdownTimeout)) * time.Millisecond
+}
+
+// AdvertisedURL and WorkerID derive the worker identity (§2.6) from the
+// advertised settings or the first listener; boundAddr is the address the
+// REST server actually listens on, used when the listener's port is 0 or
+// its host empty.
+func (w *WorkerConfig) AdvertisedURL(boundAddr string) (string, string) {
+	scheme, host, port := "http", "", ""
+	if ls := w.List(WListeners); len(ls) > 0 {
+		if u, err := url.Parse(ls[0]); err == nil {
+			scheme = u.Scheme
+			host, port, _ = net.SplitHostPort(u.Host)
+		}
+	}
+	if bh, bp, err := net.SplitHostPort(boundAddr); err == nil {
+		if port == "" || port == "0" {
+			port = bp
+		}
+		if host == "" && bh != "" && bh != "::" && bh != "0.0.0.0" {
+			host = bh
+		}
+	}
+	if host == "" || host == "0.0.0.0" {
+		host = "localhost"
+		if h, err := hostName(); err == nil {
+			host = h
+		}
+	}
+	if v := w.String(WAdvertisedHost); v != "" {
+		host = v
+	}
+	if w.IsSet(WAdvertisedPort) {
+		port = strconv.Itoa(w.Int(WAdvertisedPort))
+	}
+	if v := w.String(WAdvertisedListener); v != "" {
+		scheme = strings.ToLower(v)
+	}
+	hp := net.JoinHostPort(host, port)
+	return scheme + "://" + hp + "/", hp
+}
