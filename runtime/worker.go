@@ -1,0 +1,522 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/runtime/task"
+	"github.com/ferryhq/ferry/storage"
+)
+
+// Worker runs connector instances and task goroutines on this process. It
+// does not decide what runs: a herder does, and calls the Worker. Every
+// goroutine the Worker starts is tracked and ended by Close.
+type Worker struct {
+	cfg      *WorkerConfig
+	reg      *connect.Registry
+	offsets  storage.OffsetStore
+	status   *StatusStore
+	logger   *slog.Logger
+	workerID string
+
+	// onReconfigure is called (from any goroutine) when a connector asks for
+	// its task configs to be regenerated.
+	onReconfigure func(connector string)
+
+	mu         sync.Mutex
+	connectors map[string]*connectorRun
+	tasks      map[herder.TaskID]*taskRun
+	wg         sync.WaitGroup
+}
+
+type connectorRun struct {
+	name   string
+	plugin connect.Plugin
+	config map[string]string
+	inst   connect.Connector
+	cancel context.CancelFunc
+	target herder.TargetState
+	// running is true between a successful Start and the matching Stop.
+	running bool
+	failed  bool
+}
+
+type taskRun struct {
+	runner task.Runner
+	cancel context.CancelFunc
+}
+
+// WorkerOptions wires a Worker.
+type WorkerOptions struct {
+	Config        *WorkerConfig
+	Registry      *connect.Registry
+	Offsets       storage.OffsetStore
+	Status        *StatusStore
+	Logger        *slog.Logger
+	WorkerID      string
+	OnReconfigure func(connector string)
+}
+
+// NewWorker checks the options and returns an idle worker.
+func NewWorker(o WorkerOptions) (*Worker, error) {
+	if o.Config == nil || o.Registry == nil || o.Offsets == nil || o.Status == nil {
+		return nil, errors.New("worker: config, registry, offsets and status are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnReconfigure == nil {
+		o.OnReconfigure = func(string) {}
+	}
+	return &Worker{cfg: o.Config, reg: o.Registry, offsets: o.Offsets, status: o.Status, logger: o.Logger,
+		workerID: o.WorkerID, onReconfigure: o.OnReconfigure,
+		connectors: map[string]*connectorRun{}, tasks: map[herder.TaskID]*taskRun{}}, nil
+}
+
+// connectorContext is what a running connector sees of the runtime.
+type connectorContext struct {
+	w      *Worker
+	name   string
+	logger *slog.Logger
+}
+
+func (c *connectorContext) RequestTaskReconfiguration() { c.w.onReconfigure(c.name) }
+func (c *connectorContext) Logger() *slog.Logger        { return c.logger }
+func (c *connectorContext) RaiseError(err error) {
+	c.w.logger.Error("connector raised an error", "connector", c.name, "error", err)
+	c.w.failConnector(c.name, err)
+}
+
+// StartConnector creates a connector instance in the given target state.
+// A start failure is not returned: it leaves the connector FAILED with the
+// error as its trace, which is how the status API reports it.
+func (w *Worker) StartConnector(name string, config map[string]string, target herder.TargetState) error {
+	plugin, ok := w.reg.LookupConnector(config[KeyConnectorClass])
+	if !ok {
+		err := fmt.Errorf("connector class %q is not installed", config[KeyConnectorClass])
+		w.status.PutConnector(name, herder.StateFailed, err)
+		return err
+	}
+	inst, ok := plugin.New().(connect.Connector)
+	if !ok {
+		return fmt.Errorf("plugin %s does not create a connector", plugin.Class)
+	}
+	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(config), inst: inst, target: target}
+	w.mu.Lock()
+	if _, exists := w.connectors[name]; exists {
+		w.mu.Unlock()
+		return fmt.Errorf("connector %s is already running on this worker", name)
+	}
+	w.connectors[name] = run
+	w.mu.Unlock()
+	w.applyTarget(run, target)
+	return nil
+}
+
+// applyTarget moves a connector instance to a target state.
+func (w *Worker) applyTarget(run *connectorRun, target herder.TargetState) {
+	w.mu.Lock()
+	run.target = target
+	failed, running := run.failed, run.running
+	w.mu.Unlock()
+	if failed && target != herder.TargetStopped {
+		return // a failed connector stays failed until restarted
+	}
+	switch target {
+	case herder.TargetStarted:
+		if running {
+			w.status.PutConnector(run.name, herder.StateRunning, nil)
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cc := &connectorContext{w: w, name: run.name, logger: w.logger.With("connector", run.name)}
+		err := safeCall(func() error { return run.inst.Start(ctx, cc, run.config) })
+		w.mu.Lock()
+		if err != nil {
+			cancel()
+			run.failed = true
+			w.mu.Unlock()
+			w.logger.Error("connector failed to start", "connector", run.name, "error", err)
+			w.status.PutConnector(run.name, herder.StateFailed, err)
+			return
+		}
+		run.running, run.cancel = true, cancel
+		w.mu.Unlock()
+		w.status.PutConnector(run.name, herder.StateRunning, nil)
+	case herder.TargetPaused, herder.TargetStopped:
+		w.stopInstance(run)
+		state := herder.StatePaused
+		if target == herder.TargetStopped {
+			state = herder.StateStopped
+		}
+		w.status.PutConnector(run.name, state, nil)
+	}
+}
+
+func (w *Worker) stopInstance(run *connectorRun) {
+	w.mu.Lock()
+	running, cancel := run.running, run.cancel
+	run.running, run.cancel = false, nil
+	w.mu.Unlock()
+	if !running {
+		return
+	}
+	if err := safeCall(run.inst.Stop); err != nil {
+		w.logger.Warn("connector stop failed", "connector", run.name, "error", err)
+	}
+	if cancel != nil {
+		cancel()
+	}
+}
+
+func (w *Worker) failConnector(name string, err error) {
+	w.mu.Lock()
+	run := w.connectors[name]
+	if run != nil {
+		run.failed = true
+	}
+	w.mu.Unlock()
+	if run == nil {
+		return
+	}
+	w.stopInstance(run)
+	w.status.PutConnector(name, herder.StateFailed, err)
+}
+
+// SetConnectorTarget changes a running connector's target state.
+func (w *Worker) SetConnectorTarget(name string, target herder.TargetState) {
+	w.mu.Lock()
+	run := w.connectors[name]
+	w.mu.Unlock()
+	if run != nil {
+		w.applyTarget(run, target)
+	}
+}
+
+// StopConnector stops and forgets a connector instance (its tasks are
+// stopped separately).
+func (w *Worker) StopConnector(name string) {
+	w.mu.Lock()
+	run := w.connectors[name]
+	delete(w.connectors, name)
+	w.mu.Unlock()
+	if run != nil {
+		w.stopInstance(run)
+	}
+}
+
+// IsRunning reports whether a connector instance is started and healthy.
+func (w *Worker) IsRunning(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	run := w.connectors[name]
+	return run != nil && run.running && !run.failed
+}
+
+// TaskConfigs asks a running connector for its task configs and adds the
+// framework keys (task.class, and topics/topics.regex for sinks).
+func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
+	w.mu.Lock()
+	run := w.connectors[name]
+	w.mu.Unlock()
+	if run == nil || !run.running {
+		return nil, fmt.Errorf("connector %s is not running", name)
+	}
+	parsed, err := FrameworkDef(run.plugin.Kind).Parse(run.config)
+	if err != nil {
+		return nil, err
+	}
+	maxTasks := parsed.Int(KeyTasksMax)
+	var configs []map[string]string
+	err = safeCall(func() error {
+		var e error
+		configs, e = run.inst.TaskConfigs(maxTasks)
+		return e
+	})
+	if err == nil && len(configs) > maxTasks && parsed.Bool(KeyTasksMaxEnforce) {
+		err = fmt.Errorf("the connector %s has generated %d tasks, which is greater than %d, the maximum number of tasks it is configured to create", name, len(configs), maxTasks)
+	}
+	if err != nil {
+		w.failConnector(name, err)
+		return nil, err
+	}
+	out := make([]map[string]string, len(configs))
+	for i, c := range configs {
+		tc := maps.Clone(c)
+		if tc == nil {
+			tc = map[string]string{}
+		}
+		tc[KeyTaskClass] = run.plugin.TaskClass
+		if run.plugin.Kind == connect.KindSink {
+			for _, k := range []string{KeyTopics, KeyTopicsRegex} {
+				if v, ok := run.config[k]; ok {
+					tc[k] = v
+				}
+			}
+		}
+		out[i] = tc
+	}
+	return out, nil
+}
+
+// StartTask starts one task goroutine. connConfig is the connector config
+// (converters, errors.*, client overrides come from it); taskConfig is what
+// the task's Start receives.
+func (w *Worker) StartTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
+	err := w.startTask(id, connConfig, taskConfig, target)
+	if err != nil {
+		w.logger.Error("task failed to start", "connector", id.Connector, "task", id.Task, "error", err)
+		w.status.PutTask(id, herder.StateFailed, err)
+	}
+	return err
+}
+
+func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
+	plugin, ok := w.reg.LookupConnector(connConfig[KeyConnectorClass])
+	if !ok {
+		return fmt.Errorf("connector class %q is not installed", connConfig[KeyConnectorClass])
+	}
+	fw, err := FrameworkDef(plugin.Kind).Parse(connConfig)
+	if err != nil {
+		return err
+	}
+	keyConv, err := w.converter(connConfig, KeyKeyConverter, true)
+	if err != nil {
+		return err
+	}
+	valConv, err := w.converter(connConfig, KeyValueConverter, false)
+	if err != nil {
+		return err
+	}
+	hdrConv, err := w.headerConverter(connConfig)
+	if err != nil {
+		return err
+	}
+	logger := w.logger.With("connector", id.Connector, "task", id.Task)
+	spec := task.Spec{
+		ID: id, TaskConfig: taskConfig,
+		KeyConverter: keyConv, ValueConverter: valConv, HeaderConverter: hdrConv,
+		Errors: task.ErrorPolicy{
+			RetryTimeout:  time.Duration(fw.Long(KeyErrorsRetryTimeout)) * time.Millisecond,
+			RetryDelayMax: time.Duration(fw.Long(KeyErrorsRetryDelay)) * time.Millisecond,
+			Tolerance:     fw.String(KeyErrorsTolerance),
+			LogErrors:     fw.Bool(KeyErrorsLogEnable),
+			LogMessages:   fw.Bool(KeyErrorsLogMessages),
+		},
+		Logger:   logger,
+		Listener: taskListener{status: w.status},
+		Paused:   target == herder.TargetPaused,
+	}
+	var runner task.Runner
+	switch plugin.Kind {
+	case connect.KindSource:
+		t, ok := plugin.New().(connect.SourceConnector)
+		if !ok {
+			return fmt.Errorf("plugin %s is not a source connector", plugin.Class)
+		}
+		spec.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
+			producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
+		spec.KafkaOpts = append(spec.KafkaOpts, producerOpts(connect.StripPrefix(connConfig, "producer.override."))...)
+		runner, err = task.NewSource(spec, t.NewTask(), task.SourceOptions{
+			Offsets: w.offsets, FlushInterval: w.cfg.FlushInterval(), FlushTimeout: w.cfg.FlushTimeout(),
+		})
+	case connect.KindSink:
+		t, ok := plugin.New().(connect.SinkConnector)
+		if !ok {
+			return fmt.Errorf("plugin %s is not a sink connector", plugin.Class)
+		}
+		overrides := connect.StripPrefix(connConfig, "consumer.override.")
+		groupID := SinkGroupID(connConfig)
+		spec.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task)),
+			consumerOpts(connect.StripPrefix(w.cfg.Raw, "consumer."))...)
+		spec.KafkaOpts = append(spec.KafkaOpts, consumerOpts(overrides)...)
+		runner, err = task.NewSink(spec, t.NewTask(), task.SinkOptions{
+			GroupID: groupID, Topics: fw.List(KeyTopics), TopicsRegex: fw.String(KeyTopicsRegex),
+			CommitInterval: w.cfg.FlushInterval(), CommitTimeout: w.cfg.FlushTimeout(),
+		})
+	default:
+		return fmt.Errorf("plugin %s is not a connector", plugin.Class)
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.mu.Lock()
+	if _, exists := w.tasks[id]; exists {
+		w.mu.Unlock()
+		cancel()
+		return fmt.Errorf("task %s is already running on this worker", id)
+	}
+	w.tasks[id] = &taskRun{runner: runner, cancel: cancel}
+	w.wg.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.wg.Done()
+		defer cancel()
+		runner.Run(ctx)
+	}()
+	return nil
+}
+
+// SinkGroupID is the consumer group of a sink connector.
+func SinkGroupID(connConfig map[string]string) string {
+	if g := strings.TrimSpace(connConfig["consumer.override.group.id"]); g != "" {
+		return g
+	}
+	return "connect-" + connConfig[KeyName]
+}
+
+// SetTaskTarget pauses or resumes a running task.
+func (w *Worker) SetTaskTarget(id herder.TaskID, target herder.TargetState) {
+	w.mu.Lock()
+	tr := w.tasks[id]
+	w.mu.Unlock()
+	if tr != nil {
+		tr.runner.SetPaused(target == herder.TargetPaused)
+	}
+}
+
+// TaskIDs returns the ids of a connector's tasks running here.
+func (w *Worker) TaskIDs(connector string) []herder.TaskID {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []herder.TaskID
+	for id := range w.tasks {
+		if id.Connector == connector {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// StopTasks stops tasks gracefully, waiting at most
+// task.shutdown.graceful.timeout.ms for all of them together; tasks still
+// running then are cancelled (their late status updates and commits are
+// dropped) and left to exit on their own.
+func (w *Worker) StopTasks(ids []herder.TaskID) {
+	w.mu.Lock()
+	var runs []*taskRun
+	for _, id := range ids {
+		if tr := w.tasks[id]; tr != nil {
+			runs = append(runs, tr)
+			delete(w.tasks, id)
+		}
+	}
+	w.mu.Unlock()
+	for _, tr := range runs {
+		tr.runner.Stop()
+	}
+	deadline := time.NewTimer(w.cfg.ShutdownTimeout())
+	defer deadline.Stop()
+	for _, tr := range runs {
+		select {
+		case <-tr.runner.Done():
+		case <-deadline.C:
+			for _, late := range runs {
+				select {
+				case <-late.runner.Done():
+				default:
+					w.logger.Warn("task did not stop in time; cancelling it", "connector", late.runner.ID().Connector, "task", late.runner.ID().Task)
+					late.runner.Cancel()
+					late.cancel()
+				}
+			}
+			return
+		}
+	}
+}
+
+// Close stops every connector and task and waits for their goroutines.
+func (w *Worker) Close() {
+	w.mu.Lock()
+	ids := make([]herder.TaskID, 0, len(w.tasks))
+	for id := range w.tasks {
+		ids = append(ids, id)
+	}
+	names := make([]string, 0, len(w.connectors))
+	for n := range w.connectors {
+		names = append(names, n)
+	}
+	w.mu.Unlock()
+	w.StopTasks(ids)
+	for _, n := range names {
+		w.StopConnector(n)
+	}
+	w.wg.Wait()
+}
+
+// converter builds a key or value converter: the connector's own class and
+// settings when it overrides the converter, else the worker's.
+func (w *Worker) converter(connConfig map[string]string, key string, isKey bool) (connect.Converter, error) {
+	class, props := w.cfg.String(key), connect.StripPrefix(w.cfg.Raw, key+".")
+	if c := strings.TrimSpace(connConfig[key]); c != "" {
+		class, props = c, connect.StripPrefix(connConfig, key+".")
+	}
+	p, ok := w.reg.Lookup(class, connect.KindConverter)
+	if !ok {
+		return nil, fmt.Errorf("converter class %s could not be found", class)
+	}
+	conv, ok := p.New().(connect.Converter)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a converter", class)
+	}
+	if isKey {
+		props["converter.type"] = "key"
+	} else {
+		props["converter.type"] = "value"
+	}
+	if err := conv.Configure(props, isKey); err != nil {
+		return nil, fmt.Errorf("configuring %s: %w", key, err)
+	}
+	return conv, nil
+}
+
+func (w *Worker) headerConverter(connConfig map[string]string) (connect.HeaderConverter, error) {
+	class, props := w.cfg.String(WHeaderConverter), connect.StripPrefix(w.cfg.Raw, WHeaderConverter+".")
+	if c := strings.TrimSpace(connConfig[KeyHeaderConverter]); c != "" {
+		class, props = c, connect.StripPrefix(connConfig, KeyHeaderConverter+".")
+	}
+	p, ok := w.reg.Lookup(class, connect.KindHeaderConverter)
+	if !ok {
+		return nil, fmt.Errorf("header converter class %s could not be found", class)
+	}
+	conv, ok := p.New().(connect.HeaderConverter)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a header converter", class)
+	}
+	props["converter.type"] = "header"
+	if err := conv.Configure(props); err != nil {
+		return nil, fmt.Errorf("configuring %s: %w", KeyHeaderConverter, err)
+	}
+	return conv, nil
+}
+
+// taskListener turns task lifecycle events into status entries.
+type taskListener struct{ status *StatusStore }
+
+func (l taskListener) OnStartup(id herder.TaskID) { l.status.PutTask(id, herder.StateRunning, nil) }
+func (l taskListener) OnPause(id herder.TaskID)   { l.status.PutTask(id, herder.StatePaused, nil) }
+func (l taskListener) OnResume(id herder.TaskID)  { l.status.PutTask(id, herder.StateRunning, nil) }
+func (l taskListener) OnFailure(id herder.TaskID, err error) {
+	l.status.PutTask(id, herder.StateFailed, err)
+}
+func (l taskListener) OnShutdown(id herder.TaskID) { l.status.PutTask(id, herder.StateUnassigned, nil) }
+
+// safeCall runs plugin code, turning a panic into an error so one bad
+// plugin cannot take the worker down.
+func safeCall(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return fn()
+}
