@@ -1,0 +1,5 @@
+package json
+
+import "time"
+
+func timeFromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
