@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -277,4 +278,60 @@ func (a *OffsetsAPI) applySinkOffsets(ctx context.Context, name, group string, t
 		}
 	}
 	return nil
+}
+
+// Lag reports the consumer lag of a sink connector, per partition of the
+// topics it consumes (partitions with no commit count from the start).
+func (a *OffsetsAPI) Lag(ctx context.Context, name string, config map[string]string) (*herder.ConnectorLag, error) {
+	p, ok := a.Registry.LookupConnector(config[KeyConnectorClass])
+	if !ok || p.Kind != connect.KindSink {
+		return nil, herder.BadRequest("Connector %s is not a sink connector; lag applies to sink connectors", name)
+	}
+	group := SinkGroupID(config)
+	committed, err := a.Admin.FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return nil, herder.Internal(err, "Failed to retrieve consumer group offsets for sink connector %s: %v", name, err)
+	}
+	topics := splitList(config[KeyTopics])
+	if len(topics) == 0 {
+		for t := range committed {
+			topics = append(topics, t)
+		}
+	}
+	ends, err := a.Admin.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, herder.Internal(err, "Failed to list end offsets for %s: %v", strings.Join(topics, ","), err)
+	}
+	starts, err := a.Admin.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, herder.Internal(err, "Failed to list start offsets for %s: %v", strings.Join(topics, ","), err)
+	}
+	out := &herder.ConnectorLag{Connector: name, Group: group, Partitions: []herder.PartitionLag{}}
+	ends.Each(func(e kadm.ListedOffset) {
+		pl := herder.PartitionLag{Topic: e.Topic, Partition: e.Partition, Committed: -1, End: e.Offset}
+		from := int64(0)
+		if s, ok := starts.Lookup(e.Topic, e.Partition); ok {
+			from = s.Offset
+		}
+		if c, ok := committed.Lookup(e.Topic, e.Partition); ok && c.Err == nil {
+			pl.Committed = c.At
+			from = c.At
+		}
+		pl.Lag = max(e.Offset-from, 0)
+		out.Partitions = append(out.Partitions, pl)
+	})
+	sort.Slice(out.Partitions, func(i, j int) bool {
+		a, b := out.Partitions[i], out.Partitions[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	return out, nil
 }

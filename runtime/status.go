@@ -30,6 +30,14 @@ func NewStatusStore(workerID string) *StatusStore {
 		tasks: map[herder.TaskID]herder.TaskState{}, topics: map[string]map[string]bool{}}
 }
 
+// SetWorkerID sets the id written into new entries. The REST listener's
+// address is only known once it is bound, after the store exists.
+func (s *StatusStore) SetWorkerID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.workerID = id
+}
+
 // PutConnector records a connector state; err becomes the trace.
 func (s *StatusStore) PutConnector(name string, state herder.State, err error) {
 	s.mu.Lock()

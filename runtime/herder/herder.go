@@ -250,3 +250,26 @@ func StatusCode(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// LagReporter is an optional Herder capability, a Ferry extension served at
+// GET /connectors/{c}/lag: the consumer lag of a sink connector's group.
+type LagReporter interface {
+	ConnectorLag(ctx context.Context, name string) (*ConnectorLag, error)
+}
+
+// ConnectorLag is the lag of a sink connector's consumer group.
+type ConnectorLag struct {
+	Connector  string         `json:"connector"`
+	Group      string         `json:"group"`
+	Partitions []PartitionLag `json:"partitions"`
+}
+
+// PartitionLag is one partition's committed offset, end offset and lag.
+// Committed is -1 when the group has committed nothing for the partition.
+type PartitionLag struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed int64  `json:"committed"`
+	End       int64  `json:"end"`
+	Lag       int64  `json:"lag"`
+}

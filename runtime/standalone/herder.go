@@ -100,6 +100,9 @@ func New(o Options) (*Herder, error) {
 
 var _ herder.Herder = (*Herder)(nil)
 
+// SetWorkerID sets the worker id shown in status; call it before Start.
+func (h *Herder) SetWorkerID(id string) { h.status.SetWorkerID(id) }
+
 // Start restores the connectors saved in the config file, then applies the
 // given connector configs (from the command line), and starts them all.
 func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {

@@ -48,3 +48,18 @@ func (h *Herder) ResetConnectorOffsets(ctx context.Context, name string) (string
 	}
 	return h.offsetsAPI().Reset(ctx, name, cs.config)
 }
+
+// ConnectorLag reports a sink connector's consumer lag.
+func (h *Herder) ConnectorLag(ctx context.Context, name string) (*herder.ConnectorLag, error) {
+	h.mu.Lock()
+	cs, err := h.lookup(name)
+	var config map[string]string
+	if err == nil {
+		config = maps.Clone(cs.config)
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return h.offsetsAPI().Lag(ctx, name, config)
+}

@@ -1,0 +1,24 @@
+// Package plugins assembles the registry of every plugin built into Ferry:
+// connectors, converters and (later) transforms. The list is explicit, so
+// a plugin is in the binary exactly when it is named here.
+package plugins
+
+import (
+	"slices"
+
+	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/connectors/datagen"
+	"github.com/ferryhq/ferry/connectors/file"
+	"github.com/ferryhq/ferry/converters"
+)
+
+// All returns the descriptors of every built-in plugin.
+func All() []connect.Plugin {
+	return slices.Concat(
+		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
+		converters.Plugins(),
+	)
+}
+
+// Registry returns a registry of every built-in plugin.
+func Registry() (*connect.Registry, error) { return connect.NewRegistry(All()...) }
