@@ -1,22 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/ferryhq/ferry/internal/app"
 	"github.com/ferryhq/ferry/internal/props"
-	"github.com/ferryhq/ferry/internal/version"
 	"github.com/ferryhq/ferry/logging"
-	"github.com/ferryhq/ferry/plugins"
-	"github.com/ferryhq/ferry/rest"
-	"github.com/ferryhq/ferry/runtime"
-	"github.com/ferryhq/ferry/runtime/standalone"
-	"github.com/ferryhq/ferry/storage/filestore"
 )
 
 func standaloneCmd() *cobra.Command {
@@ -38,7 +31,7 @@ func standaloneCmd() *cobra.Command {
 				conns = append(conns, c)
 			}
 			logger, levels := newLogger()
-			return runStandalone(cmd.Context(), workerProps, conns, logger, levels, nil)
+			return app.RunStandalone(cmd.Context(), workerProps, conns, logger, levels, nil)
 		},
 	}
 }
@@ -47,60 +40,4 @@ func newLogger() (*slog.Logger, *logging.Levels) {
 	levels := logging.NewLevels(logging.LevelInfo)
 	base := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4})
 	return slog.New(logging.NewHandler(base, levels)), levels
-}
-
-// runStandalone wires and runs a standalone worker until ctx ends. ready,
-// when set, is called once the worker serves requests, with its REST URL.
-func runStandalone(ctx context.Context, workerProps map[string]string, conns []map[string]string,
-	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
-	wcfg, err := runtime.ParseWorkerConfig(workerProps, true)
-	if err != nil {
-		return err
-	}
-	reg, err := plugins.Registry()
-	if err != nil {
-		return err
-	}
-	offsets := filestore.New(wcfg.String(runtime.WOffsetFile))
-	if err := offsets.Start(ctx); err != nil {
-		return fmt.Errorf("opening offsets file: %w", err)
-	}
-	defer offsets.Stop()
-
-	h, err := standalone.New(standalone.Options{Config: wcfg, Registry: reg, Offsets: offsets, Logger: logger,
-		Version: standalone.ServerVersion{Version: version.Connect, Commit: version.Commit()}})
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-
-	var restOpts []rest.Opt
-	restOpts = append(restOpts, rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
-		rest.WithLogger(logger), rest.WithLevels(levels),
-		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
-		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset)))
-	if wcfg.IsSet(runtime.WAdminListeners) {
-		restOpts = append(restOpts, rest.WithAdminListeners(wcfg.List(runtime.WAdminListeners)))
-	}
-	srv, err := rest.NewServer(restOpts...)
-	if err != nil {
-		return fmt.Errorf("starting REST server: %w", err)
-	}
-	url, workerID := wcfg.AdvertisedURL(srv.Addrs()[0])
-	h.SetWorkerID(workerID)
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return h.Run(gctx) })
-	g.Go(func() error {
-		if err := h.Start(gctx, conns); err != nil {
-			return fmt.Errorf("starting connectors: %w", err)
-		}
-		logger.Info("Ferry worker started", "rest", url, "worker_id", workerID, "version", version.Ferry)
-		if ready != nil {
-			ready(url)
-		}
-		return nil
-	})
-	return g.Wait()
 }

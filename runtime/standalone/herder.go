@@ -305,6 +305,10 @@ func (h *Herder) putLocked(name string, config map[string]string, initial herder
 	if infos.ErrorCount > 0 {
 		return false, nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
 	}
+	if existing != nil && maps.Equal(existing.config, config) {
+		// Same config: nothing to restart.
+		return false, h.infoLocked(name, existing), nil
+	}
 	target := herder.TargetStarted
 	if initial != "" {
 		target = initial
