@@ -15,6 +15,9 @@ type Handler struct {
 	levels  *Levels
 	logger  *entry
 	grouped bool // attributes added now land inside a group
+	// unnamed is this handler as it was before a logger name was added, so
+	// that Levels.Logger can rename without stacking two logger attributes.
+	unnamed *Handler
 }
 
 // NewHandler returns a Handler that filters records for base by levels.
@@ -44,6 +47,9 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		for _, a := range attrs {
 			if a.Key == LoggerKey && a.Value.Kind() == slog.KindString {
 				c.logger = h.levels.entry(a.Value.String())
+				if c.unnamed == nil {
+					c.unnamed = h
+				}
 			}
 		}
 	}

@@ -223,15 +223,20 @@ func (l *Levels) Effective(name string) Level {
 
 // Logger registers name and returns a logger writing through base whose
 // records carry LoggerKey=name and are filtered by name's level. When
-// base's handler is not already a Handler of l it is wrapped in one. A nil
-// base means slog.Default().
+// base's handler is not already a Handler of l it is wrapped in one; when
+// base is itself a named logger of l, the new name replaces the old one
+// (attributes added after the old name are dropped). A nil base means
+// slog.Default().
 func (l *Levels) Logger(base *slog.Logger, name string) *slog.Logger {
 	if base == nil {
 		base = slog.Default()
 	}
 	h, ok := base.Handler().(*Handler)
-	if !ok || h.levels != l {
+	switch {
+	case !ok || h.levels != l:
 		h = NewHandler(base.Handler(), l)
+	case h.unnamed != nil:
+		h = h.unnamed // base is already a named logger: rename it
 	}
 	return slog.New(h).With(LoggerKey, name)
 }

@@ -171,3 +171,20 @@ func TestSetLevelSemantics(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggerRenames(t *testing.T) {
+	levels := NewLevels(LevelInfo)
+	a, buf := newTestLogger(levels, "a")
+	b := levels.Logger(a.With("k", "v"), "b")
+	b.Info("hi")
+	if got := buf.String(); strings.Count(got, "logger=") != 1 || !strings.Contains(got, "logger=b") {
+		t.Fatalf("output = %q", got)
+	}
+	levels.Configure("b", LevelError)
+	buf.Reset()
+	b.Warn("filtered")
+	a.Warn("passes")
+	if got := buf.String(); strings.Contains(got, "filtered") || !strings.Contains(got, "passes") {
+		t.Fatalf("output = %q", got)
+	}
+}

@@ -52,7 +52,14 @@ func mapError(err error) (int, string) {
 	var he *herder.Error
 	switch {
 	case errors.As(err, &he):
-		return he.Code, he.Message
+		code, msg := he.Code, he.Message
+		if code < 400 || code > 599 {
+			code = http.StatusInternalServerError // a herder bug must not panic WriteHeader
+		}
+		if msg == "" && he.Err != nil {
+			msg = he.Err.Error()
+		}
+		return code, msg
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusInternalServerError, "Request timed out"
 	default:

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/ferryhq/ferry/logging"
 )
@@ -19,6 +20,10 @@ import (
 // loggerName is the logger the server logs as; it matches Apache's so the
 // same /admin/loggers namespaces apply.
 const loggerName = "org.apache.kafka.connect.runtime.rest.RestServer"
+
+// readHeaderTimeout stops clients that never finish their headers from
+// holding connections forever.
+const readHeaderTimeout = 30 * time.Second
 
 // Server is the REST server of a worker. Create it with NewServer, then
 // call Run once (or Close if it will never run).
@@ -154,7 +159,11 @@ func (s *Server) Run(ctx context.Context) error {
 		for _, ln := range ls {
 			// Request contexts do not derive from ctx: in-flight requests
 			// get to finish during the graceful shutdown.
-			srv := &http.Server{Handler: h, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+			srv := &http.Server{
+				Handler:           h,
+				ReadHeaderTimeout: readHeaderTimeout,
+				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			}
 			servers = append(servers, srv)
 			wg.Go(func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -527,5 +529,24 @@ func TestAdminDisabled(t *testing.T) {
 	expect(t, do(t, s.Handler(), req{method: "GET", path: "/admin/loggers"}), 404, `{"error_code":404,"message":"HTTP 404 Not Found"}`)
 	if s.AdminHandler() != nil || len(s.AdminAddrs()) != 0 {
 		t.Fatal("admin handler present")
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{herder.Conflict("Connector a already exists"), 409, "Connector a already exists"},
+		{fmt.Errorf("wrapped: %w", herder.Forbidden("no")), 403, "no"},
+		{&herder.Error{Code: 0, Err: errors.New("inner")}, 500, "inner"},
+		{errors.New("plain"), 500, "plain"},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), 500, "Request timed out"},
+	} {
+		code, msg := mapError(tc.err)
+		if code != tc.code || msg != tc.msg {
+			t.Errorf("mapError(%v) = %d %q, want %d %q", tc.err, code, msg, tc.code, tc.msg)
+		}
 	}
 }
