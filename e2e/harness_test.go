@@ -206,3 +206,5 @@ func readLines(t *testing.T, path string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
