@@ -38,6 +38,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("GET /connectors/{c}/offsets", s.getOffsets)
 	h("PATCH /connectors/{c}/offsets", s.alterOffsets)
 	h("DELETE /connectors/{c}/offsets", s.resetOffsets)
+	h("GET /connectors/{c}/lag", s.connectorLag)
 
 	for _, p := range []string{"/connector-plugins", "/connector-plugins/{$}"} {
 		h("GET "+p, s.listPlugins)
