@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# Real-service test bed for Ferry: a single-node Apache Kafka broker (KRaft) and the
+# reference Apache Kafka Connect worker, both run from Maven Central jars, plus kcat.
+# Run "scripts/testbed.sh help" for usage.
+set -euo pipefail
+
+readonly KAFKA_VERSION=4.1.1
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SCRIPT_DIR
+readonly TB_DIR="$SCRIPT_DIR/testbed"
+readonly CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
+readonly STATE="${FERRY_STATE:-/tmp/ferry-testbed}"
+readonly KAFKA_LIB="$CACHE/kafka-$KAFKA_VERSION/lib"
+readonly CONNECT_LIB="$CACHE/connect-$KAFKA_VERSION/lib"
+readonly LOG4J_CONF="$TB_DIR/log4j2-quiet.properties"
+readonly JAVA="${JAVA:-java}"
+
+usage() {
+	cat <<EOF
+Usage: scripts/testbed.sh COMMAND [OPTIONS]
+
+Commands:
+  install
+      Fetch the Kafka $KAFKA_VERSION broker jars and the Kafka Connect $KAFKA_VERSION jars
+      with Maven (once; a stamp file marks a complete download) and install kcat with
+      apt-get when it is missing. Safe to run again.
+
+  start-kafka [--port P] [--dir D]
+      Format a fresh data dir and start a broker+controller on 127.0.0.1:P
+      (default 19092; the controller listens on P+1). Waits until kcat sees the broker
+      (at most 90 s), then prints FERRY_TEST_KAFKA=127.0.0.1:P on stdout.
+      D defaults to \$FERRY_STATE/kafka; it holds data/, broker.out, server.properties
+      and kafka.pid. A broker still running from an earlier start in D is stopped first.
+
+  stop-kafka [--dir D]
+      SIGTERM the broker started in D, wait up to 30 s, then SIGKILL.
+
+  start-connect --properties FILE [--standalone|--distributed] [--dir D] [CONNECTOR...]
+      Start Apache's reference Connect worker with worker config FILE.
+      The mode is distributed when FILE sets group.id, standalone otherwise, unless
+      a flag says so. CONNECTOR files (.properties or .json) are passed to
+      ConnectStandalone. Waits until the REST root answers (at most 120 s), then prints
+      FERRY_CONNECT_URL=http://HOST:PORT. D defaults to \$FERRY_STATE/connect and holds
+      connect.out and connect.pid. Point bootstrap.servers at the test broker and set
+      listeners=http://127.0.0.1:8083 (the default binds all interfaces).
+
+      Example (standalone, FileStreamSource from the Kafka quickstart):
+        printf 'foo\\nbar\\n' > /tmp/test.txt
+        cat > /tmp/worker.properties <<PROPS
+        bootstrap.servers=127.0.0.1:19092
+        key.converter=org.apache.kafka.connect.json.JsonConverter
+        value.converter=org.apache.kafka.connect.json.JsonConverter
+        offset.storage.file.filename=/tmp/connect.offsets
+        offset.flush.interval.ms=1000
+        listeners=http://127.0.0.1:8083
+        PROPS
+        scripts/testbed.sh start-connect --properties /tmp/worker.properties \\
+            connect-file-source.properties      # file=/tmp/test.txt, topic=connect-test
+        kcat -C -b 127.0.0.1:19092 -t connect-test -o beginning -e -q
+        scripts/testbed.sh stop-connect
+
+  stop-connect [--dir D]
+      SIGTERM the worker started in D, wait up to 30 s, then SIGKILL.
+
+  help
+      Show this text.
+
+Environment:
+  FERRY_CACHE   jar cache root (default \$HOME/.cache/ferry)
+  FERRY_STATE   runtime state root (default /tmp/ferry-testbed)
+  JAVA          java binary (default java; Java 17 or newer)
+  MAVEN_ARGS    extra arguments for mvn, e.g. -Dmaven.repo.local=/ci/m2
+EOF
+}
+
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- install
+
+# fetch_jars POM DEST: copy POM's runtime dependencies into DEST. The stamp records the
+# POM's checksum, so editing a POM triggers a fresh download. Jars land in a temporary
+# directory first and are moved into place whole, so an interrupted run leaves nothing
+# half-done behind.
+fetch_jars() {
+	local pom=$1 dest=$2
+	local stamp="$dest/.complete" sum
+	sum=$(sha256sum "$pom" | cut -d' ' -f1)
+	if [[ -f $stamp && $(cat "$stamp") == "$sum" ]]; then
+		log "$(basename "$pom"): jars already in $dest"
+		return
+	fi
+	command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+	local tmp="$dest.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	log "$(basename "$pom"): fetching jars into $dest"
+	local start=$SECONDS
+	# Maven's output goes to a log that is shown only on failure (-q still prints stray
+	# colour codes).
+	# shellcheck disable=SC2086 # MAVEN_ARGS is a list of words on purpose
+	if ! mvn -B -q -Dstyle.color=never ${MAVEN_ARGS:-} -f "$pom" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+		cat "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		die "maven could not fetch the jars of $pom"
+	fi
+	rm -f "$tmp.log"
+	echo "$sum" >"$tmp/.complete"
+	rm -rf "$dest"
+	mkdir -p "$(dirname "$dest")"
+	mv "$tmp" "$dest"
+	log "$(basename "$pom"): $(find "$dest" -name '*.jar' | wc -l) jars in $((SECONDS - start)) s"
+}
+
+install_kcat() {
+	if command -v kcat >/dev/null; then
+		return
+	fi
+	command -v apt-get >/dev/null || die "kcat is missing and apt-get is not available"
+	local sudo=()
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || die "kcat is missing; install it as root (apt-get install kcat)"
+		sudo=(sudo)
+	fi
+	log "installing kcat with apt-get"
+	"${sudo[@]}" apt-get update -q >&2
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2
+}
+
+cmd_install() {
+	[[ $# -eq 0 ]] || die "install takes no arguments"
+	check_java
+	[[ -f $LOG4J_CONF ]] || die "missing $LOG4J_CONF"
+	fetch_jars "$TB_DIR/broker-pom.xml" "$KAFKA_LIB"
+	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
+	install_kcat
+}
+
+check_java() {
+	command -v "$JAVA" >/dev/null || die "java not found (Java 17 or newer is needed)"
+	local v
+	v=$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+	[[ -n $v && $v -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17 or newer (found: ${v:-unknown})"
+}
+
+need_jars() {
+	local lib=$1
+	[[ -f $lib/.complete ]] || die "no jars in $lib; run scripts/testbed.sh install first"
+}
+
+# ---------------------------------------------------------------- processes
+
+pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# port_busy PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# stop_pidfile NAME PIDFILE: SIGTERM (a controlled shutdown for Kafka), then SIGKILL
+# after 30 s. The process is not a child of this shell, so poll with kill -0.
+stop_pidfile() {
+	local name=$1 pidfile=$2 pid
+	if [[ ! -f $pidfile ]]; then
+		log "$name: not running (no $pidfile)"
+		return
+	fi
+	pid=$(cat "$pidfile")
+	if ! pid_alive "$pid"; then
+		log "$name: pid $pid already gone"
+		rm -f "$pidfile"
+		return
+	fi
+	log "$name: stopping pid $pid"
+	kill -TERM "$pid" 2>/dev/null || true
+	local deadline=$((SECONDS + 30))
+	while pid_alive "$pid" && ((SECONDS < deadline)); do
+		sleep 0.2
+	done
+	if pid_alive "$pid"; then
+		log "$name: pid $pid ignored SIGTERM for 30 s, sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		while pid_alive "$pid"; do sleep 0.1; done
+	fi
+	rm -f "$pidfile"
+	log "$name: stopped"
+}
+
+# launch OUTFILE PIDFILE CMD...: start CMD detached from this shell's session, so it
+# outlives the script and does not get the terminal's Ctrl-C.
+launch() {
+	local out=$1 pidfile=$2
+	shift 2
+	setsid nohup "$@" >"$out" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+}
+
+# ---------------------------------------------------------------- kafka
+
+# cluster_id: what "StorageTool random-uuid" prints (16 random bytes, base64url without
+# padding), made here because a JVM start for it costs about 3 s. An id starting with "-"
+# would parse as a flag, so draw again.
+cluster_id() {
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[[ $id == -* ]] || break
+	done
+	echo "$id"
+}
+
+cmd_start_kafka() {
+	local port=19092 dir="$STATE/kafka"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "start-kafka: unknown argument $1" ;;
+		esac
+	done
+	[[ $port =~ ^[0-9]+$ ]] || die "bad port $port"
+	local cport=$((port + 1)) addr="127.0.0.1:$port"
+	check_java
+	need_jars "$KAFKA_LIB"
+	command -v kcat >/dev/null || die "kcat not found; run scripts/testbed.sh install"
+
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/kafka.pid" out="$dir/broker.out" conf="$dir/server.properties"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		log "kafka: a broker from an earlier start is still running in $dir"
+		stop_pidfile kafka "$pidfile"
+	fi
+	local p
+	for p in "$port" "$cport"; do
+		port_busy "$p" && die "port $p on 127.0.0.1 is already in use (pick another with --port)"
+	done
+
+	# A fresh data dir every time: tests never see topics of an earlier run.
+	rm -rf "$dir/data" "$dir/logs"
+	mkdir -p "$dir/data" "$dir/logs"
+	cat >"$conf" <<EOF
+# Written by scripts/testbed.sh: single-node KRaft broker+controller on loopback.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+EOF
+
+	local start=$SECONDS cid
+	cid=$(cluster_id)
+	# Static quorum (controller.quorum.voters), so format runs without --standalone.
+	"$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONF" -cp "$KAFKA_LIB/*" \
+		kafka.tools.StorageTool format -t "$cid" -c "$conf" >"$out.format" 2>&1 ||
+		die "StorageTool format failed: $(tail -n 20 "$out.format")"
+
+	launch "$out" "$pidfile" "$JAVA" -Xms512m -Xmx512m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+		-Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$dir/logs" \
+		-cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+	local pid
+	pid=$(cat "$pidfile")
+	log "kafka: pid $pid, cluster $cid, log $out"
+
+	local deadline=$((SECONDS + 90))
+	until kcat -L -b "$addr" -m 2 2>/dev/null | grep -q '^ *1 brokers:'; do
+		if ! pid_alive "$pid"; then
+			log "kafka: broker exited during start; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			rm -f "$pidfile"
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "kafka: not ready after 90 s; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			stop_pidfile kafka "$pidfile"
+			exit 1
+		fi
+		sleep 0.5
+	done
+	log "kafka: ready on $addr after $((SECONDS - start)) s"
+	echo "FERRY_TEST_KAFKA=$addr"
+}
+
+cmd_stop_kafka() {
+	local dir="$STATE/kafka"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "stop-kafka: unknown argument $1" ;;
+		esac
+	done
+	stop_pidfile kafka "$dir/kafka.pid"
+}
+
+# ---------------------------------------------------------------- connect
+
+# prop FILE KEY: the value of KEY in a Java properties file (simple "k=v" lines only).
+prop() {
+	sed -n "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*//p" "$1" | tail -n1 | tr -d '\r'
+}
+
+# http_ok URL: true when GET URL answers 200. Uses curl when present, else bash's /dev/tcp
+# so a bare machine needs nothing extra.
+http_ok() {
+	local url=$1
+	if command -v curl >/dev/null; then
+		curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null
+		return
+	fi
+	local hostport=${url#http://}
+	hostport=${hostport%%/*}
+	local host=${hostport%:*} port=${hostport##*:} status
+	status=$(
+		exec 3<>"/dev/tcp/$host/$port" || exit 1
+		printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$hostport" >&3
+		timeout 2 head -n1 <&3
+	) 2>/dev/null || return 1
+	[[ $status == *" 200"* ]]
+}
+
+cmd_start_connect() {
+	local props="" mode="" dir="$STATE/connect"
+	local connectors=()
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--properties) props=${2:?--properties needs a file}; shift 2 ;;
+		--standalone) mode=standalone; shift ;;
+		--distributed) mode=distributed; shift ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		-*) die "start-connect: unknown option $1" ;;
+		*) connectors+=("$1"); shift ;;
+		esac
+	done
+	[[ -n $props ]] || die "start-connect needs --properties FILE"
+	[[ -f $props ]] || die "no such file: $props"
+	check_java
+	need_jars "$CONNECT_LIB"
+	if [[ -z $mode ]]; then
+		if [[ -n $(prop "$props" group.id) ]]; then mode=distributed; else mode=standalone; fi
+	fi
+	local main=org.apache.kafka.connect.cli.ConnectStandalone
+	if [[ $mode == distributed ]]; then
+		main=org.apache.kafka.connect.cli.ConnectDistributed
+		((${#connectors[@]} == 0)) || die "connector files only work with a standalone worker"
+	fi
+
+	# REST address from the first entry of listeners (default http://:8083).
+	local listener
+	listener=$(prop "$props" listeners)
+	listener=${listener%%,*}
+	listener=${listener:-http://:8083}
+	local hostport=${listener#*://}
+	[[ $hostport == :* ]] && hostport="127.0.0.1$hostport"
+	[[ $hostport == 0.0.0.0:* ]] && hostport="127.0.0.1:${hostport#*:}"
+	local url="http://$hostport"
+
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/connect.pid" out="$dir/connect.out"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		log "connect: a worker from an earlier start is still running in $dir"
+		stop_pidfile connect "$pidfile"
+	fi
+	port_busy "${hostport##*:}" && die "port ${hostport##*:} is already in use"
+
+	local start=$SECONDS
+	launch "$out" "$pidfile" "$JAVA" -Xms256m -Xmx1g -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J_CONF" \
+		-cp "$CONNECT_LIB/*" "$main" "$props" "${connectors[@]}"
+	local pid
+	pid=$(cat "$pidfile")
+	log "connect: $mode worker pid $pid, log $out"
+
+	local deadline=$((SECONDS + 120))
+	until http_ok "$url/"; do
+		if ! pid_alive "$pid"; then
+			log "connect: worker exited during start; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			rm -f "$pidfile"
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "connect: REST not ready after 120 s; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			stop_pidfile connect "$pidfile"
+			exit 1
+		fi
+		sleep 0.5
+	done
+	log "connect: ready on $url after $((SECONDS - start)) s"
+	echo "FERRY_CONNECT_URL=$url"
+}
+
+cmd_stop_connect() {
+	local dir="$STATE/connect"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "stop-connect: unknown argument $1" ;;
+		esac
+	done
+	stop_pidfile connect "$dir/connect.pid"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+	local cmd=${1:-help}
+	[[ $# -gt 0 ]] && shift
+	case $cmd in
+	install) cmd_install "$@" ;;
+	start-kafka) cmd_start_kafka "$@" ;;
+	stop-kafka) cmd_stop_kafka "$@" ;;
+	start-connect) cmd_start_connect "$@" ;;
+	stop-connect) cmd_stop_connect "$@" ;;
+	help | -h | --help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"
