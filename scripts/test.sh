@@ -5,7 +5,8 @@
 #
 # Environment:
 #   FERRY_TEST_KAFKA   use this already running broker instead of starting one
-#   FERRY_KAFKA_PORT   port for the started broker (default 19092; controller uses +1)
+#   FERRY_KAFKA_PORT   port for the started broker (default: the first free pair from
+#                      19092 on; the controller uses port+1)
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS: see scripts/testbed.sh help
 #   GO_TEST_ARGS       extra arguments for go test (e.g. "-run TestFoo -v")
 set -euo pipefail
@@ -23,7 +24,7 @@ cleanup() {
 		wait "$test_pid" 2>/dev/null || true
 	fi
 	if [[ -n $kafka_dir ]]; then
-		"$testbed" stop-kafka --dir "$kafka_dir" || true
+		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir"
 	fi
 }
 trap cleanup EXIT
@@ -31,9 +32,29 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# free_port_pair FROM: the first even-spaced port P >= FROM with P and P+1 both free,
+# so several runs on one machine each get their own broker.
+free_port_pair() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
+		p=$((p + 2))
+	done
+	echo "$p"
+}
+
 if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
-	kafka_dir="${FERRY_STATE:-/tmp/ferry-testbed}/kafka"
-	line=$("$testbed" start-kafka --port "${FERRY_KAFKA_PORT:-19092}" --dir "$kafka_dir")
+	# A private state dir per run: a concurrent run never touches this broker.
+	state="${FERRY_STATE:-/tmp/ferry-testbed}"
+	kafka_dir="$state/test-kafka-$$"
+	mkdir -p "$state"
+	# Concurrent runs pick ports one at a time: the lock is held until the broker listens.
+	exec 9>"$state/.start.lock"
+	flock 9
+	port=${FERRY_KAFKA_PORT:-$(free_port_pair 19092)}
+	# 9>&- keeps the lock's fd out of the broker, which would otherwise hold it forever.
+	line=$("$testbed" start-kafka --port "$port" --dir "$kafka_dir" 9>&-)
+	exec 9>&-
 	export FERRY_TEST_KAFKA="${line#FERRY_TEST_KAFKA=}"
 fi
 echo "test: using Kafka at $FERRY_TEST_KAFKA" >&2

@@ -30,7 +30,7 @@ Commands:
       (default 19092; the controller listens on P+1). Waits until kcat sees the broker
       (at most 90 s), then prints FERRY_TEST_KAFKA=127.0.0.1:P on stdout.
       D defaults to \$FERRY_STATE/kafka; it holds data/, broker.out, server.properties
-      and kafka.pid. A broker still running from an earlier start in D is stopped first.
+      and kafka.pid. Fails when a broker started earlier in D still runs.
 
   stop-kafka [--dir D]
       SIGTERM the broker started in D, wait up to 30 s, then SIGKILL.
@@ -229,9 +229,9 @@ cmd_start_kafka() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	local pidfile="$dir/kafka.pid" out="$dir/broker.out" conf="$dir/server.properties"
+	# Refuse rather than stop it: the broker may serve someone else's test run.
 	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
-		log "kafka: a broker from an earlier start is still running in $dir"
-		stop_pidfile kafka "$pidfile"
+		die "a broker (pid $(cat "$pidfile")) is still running in $dir; stop it with: $0 stop-kafka --dir $dir"
 	fi
 	local p
 	for p in "$port" "$cport"; do
@@ -279,8 +279,11 @@ EOF
 	pid=$(cat "$pidfile")
 	log "kafka: pid $pid, cluster $cid, log $out"
 
+	# Ready when metadata answers AND our own broker logged its start: a broker of
+	# another run that grabbed the port first must not pass for this one.
 	local deadline=$((SECONDS + 90))
-	until kcat -L -b "$addr" -m 2 2>/dev/null | grep -q '^ *1 brokers:'; do
+	until grep -q 'Kafka Server started' "$out" &&
+		kcat -L -b "$addr" -m 2 2>/dev/null | grep -q '^ *1 brokers:'; do
 		if ! pid_alive "$pid"; then
 			log "kafka: broker exited during start; last lines of $out:"
 			tail -n 40 "$out" >&2 || true
@@ -376,8 +379,7 @@ cmd_start_connect() {
 	dir=$(cd "$dir" && pwd)
 	local pidfile="$dir/connect.pid" out="$dir/connect.out"
 	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
-		log "connect: a worker from an earlier start is still running in $dir"
-		stop_pidfile connect "$pidfile"
+		die "a worker (pid $(cat "$pidfile")) is still running in $dir; stop it with: $0 stop-connect --dir $dir"
 	fi
 	port_busy "${hostport##*:}" && die "port ${hostport##*:} is already in use"
 
