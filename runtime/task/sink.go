@@ -68,8 +68,9 @@ type Sink struct {
 	committed    map[connect.TopicPartition]int64
 	taskPaused   map[connect.TopicPartition]struct{}
 	seeks        map[connect.TopicPartition]int64
-	targetPaused bool // applied target state
-	retryPaused  bool // all partitions paused to redeliver a batch
+	positioned   map[connect.TopicPartition]struct{} // partitions kgo can reposition
+	targetPaused bool                                // applied target state
+	retryPaused  bool                                // all partitions paused to redeliver a batch
 	retryTimeout time.Duration
 	cbErr        error // failure raised in a rebalance callback
 	closing      bool  // callbacks do nothing once the loop shut down
@@ -110,6 +111,7 @@ func NewSink(spec Spec, t connect.SinkTask, opts SinkOptions) (*Sink, error) {
 		committed:    make(map[connect.TopicPartition]int64),
 		taskPaused:   make(map[connect.TopicPartition]struct{}),
 		seeks:        make(map[connect.TopicPartition]int64),
+		positioned:   make(map[connect.TopicPartition]struct{}),
 		retryTimeout: DefaultRetryTimeout,
 		positions:    make(map[connect.TopicPartition]int64),
 	}
@@ -255,7 +257,14 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 		return cbErr
 	}
 	s.applyTargetState(paused)
-	s.applySeeks()
+	s.mu.Lock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			s.positioned[connect.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = struct{}{}
+		}
+	})
+	s.mu.Unlock()
+	seeked := s.applySeeks()
 
 	var fetchErr error
 	fetches.EachError(func(topic string, partition int32, err error) {
@@ -281,6 +290,9 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if failure != nil || len(p.Records) == 0 {
 			return
+		}
+		if _, ok := seeked[connect.TopicPartition{Topic: p.Topic, Partition: p.Partition}]; ok {
+			return // fetched before the seek took effect
 		}
 		for _, r := range p.Records {
 			sr, err := s.convert(ctx, r)
@@ -484,16 +496,25 @@ func (s *Sink) applyTargetState(paused bool) {
 	}
 }
 
-// applySeeks repositions partitions the task asked to seek.
-func (s *Sink) applySeeks() {
+// applySeeks repositions partitions the task asked to seek and returns
+// them; records fetched for them in this poll predate the seek. kgo can only
+// reposition a partition once its consumption started (committed offset
+// fetched, or records returned); until then a seek stays pending, and
+// adjustOffsets applies seeks requested before fetching began.
+func (s *Sink) applySeeks() map[connect.TopicPartition]struct{} {
 	s.mu.Lock()
 	if len(s.seeks) == 0 {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	set := make(map[string]map[int32]kgo.EpochOffset)
+	seeked := make(map[connect.TopicPartition]struct{})
 	for tp, off := range s.seeks {
 		if _, ok := s.assigned[tp]; !ok {
+			delete(s.seeks, tp)
+			continue
+		}
+		if _, ok := s.positioned[tp]; !ok {
 			continue
 		}
 		if set[tp.Topic] == nil {
@@ -501,10 +522,14 @@ func (s *Sink) applySeeks() {
 		}
 		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		s.current[tp] = off
+		seeked[tp] = struct{}{}
+		delete(s.seeks, tp)
 	}
-	clear(s.seeks)
 	s.mu.Unlock()
-	s.client.SetOffsets(set)
+	if len(set) > 0 {
+		s.client.SetOffsets(set)
+	}
+	return seeked
 }
 
 // commit runs a periodic or requested commit of every assigned partition.
@@ -678,6 +703,7 @@ func (s *Sink) forget(tps []connect.TopicPartition) {
 		delete(s.committed, tp)
 		delete(s.taskPaused, tp)
 		delete(s.seeks, tp)
+		delete(s.positioned, tp)
 	}
 }
 
@@ -796,6 +822,14 @@ func (s *Sink) ownedOf(m map[string][]int32) []connect.TopicPartition {
 func (s *Sink) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for topic, parts := range offsets {
+		for p, off := range parts {
+			// A committed offset means kgo tracks the partition from now on.
+			if off.EpochOffset().Offset >= 0 {
+				s.positioned[connect.TopicPartition{Topic: topic, Partition: p}] = struct{}{}
+			}
+		}
+	}
 	for tp, off := range s.seeks {
 		parts, ok := offsets[tp.Topic]
 		if !ok {
@@ -805,6 +839,7 @@ func (s *Sink) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo
 			continue
 		}
 		parts[tp.Partition] = kgo.NewOffset().At(off)
+		s.positioned[tp] = struct{}{}
 		s.current[tp] = off
 		delete(s.seeks, tp)
 	}

@@ -33,9 +33,11 @@ type collectingSink struct {
 	puts         atomic.Int64
 	stopped      atomic.Bool
 	retryTimeout time.Duration
+	seekInPut    int64 // seek there during the first Put when >= 0
+	seekAt       int   // how many values had arrived when it did
 }
 
-func newCollectingSink() *collectingSink { return &collectingSink{seekTo: -1} }
+func newCollectingSink() *collectingSink { return &collectingSink{seekTo: -1, seekInPut: -1} }
 
 func (s *collectingSink) Start(_ context.Context, tc connect.SinkTaskContext, _ map[string]string) error {
 	s.tc = tc
@@ -60,6 +62,11 @@ func (s *collectingSink) Put(_ context.Context, recs []*connect.SinkRecord) erro
 				return errors.New("sink rejected " + s.failOn)
 			}
 		}
+	}
+	if s.seekInPut >= 0 && len(recs) > 0 {
+		s.seekAt = len(s.got) + len(recs)
+		s.tc.Seek(map[connect.TopicPartition]int64{{Topic: recs[0].Topic, Partition: 0}: s.seekInPut})
+		s.seekInPut = -1
 	}
 	for _, r := range recs {
 		if r.KafkaOffset != r.OriginalOffset || r.TimestampType != connect.CreateTime {
@@ -359,5 +366,25 @@ func TestSinkTopicsRegex(t *testing.T) {
 	stopAndWait(t, sink)
 	if got := strings.Join(task.values(), ","); got != "a" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+func TestSinkSeekDuringPut(t *testing.T) {
+	ss := newSinkSetup(t)
+	produceValues(t, ss.bootstrap, ss.topic, seq(0, 5, nil)...)
+	task := newCollectingSink()
+	task.seekInPut = 2
+	sink := ss.newSink(t, task, &events{}, nil)
+	runTask(t, sink)
+	testbed.WaitFor(t, 30*time.Second, 5*time.Millisecond, func() (bool, string) {
+		v := task.values()
+		task.mu.Lock()
+		at := task.seekAt
+		task.mu.Unlock()
+		return len(v) >= at+3 && v[len(v)-1] == "v4", fmt.Sprintf("values %v", v)
+	})
+	v := task.values()
+	if got := strings.Join(v[task.seekAt:], ","); got != "v2,v3,v4" {
+		t.Fatalf("after the seek got %s (all %v)", got, v)
 	}
 }

@@ -180,6 +180,9 @@ func (s *Source) clientOpts() []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(newSourcePartitioner()),
+		// A topic created by the first record has no leader for a moment;
+		// look again soon rather than after kgo's 5s default.
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}
 	opts = append(opts, s.spec.KafkaOpts...)
 	// The in-flight limit is enforced before Produce so that waiting for
