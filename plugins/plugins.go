@@ -10,6 +10,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
 	"github.com/ferryhq/ferry/converters"
+	"github.com/ferryhq/ferry/transforms"
 )
 
 // All returns the descriptors of every built-in plugin.
@@ -17,6 +18,7 @@ func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
 		converters.Plugins(),
+		transforms.Plugins(),
 	)
 }
 

@@ -315,6 +315,19 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		Listener: taskListener{status: w.status},
 		Paused:   target == herder.TargetPaused,
 	}
+	chain, err := BuildTransformChain(w.reg, connConfig)
+	if err != nil {
+		return err
+	}
+	chainOwned := false // set once the task goroutine owns the chain
+	defer func() {
+		if !chainOwned {
+			_ = chain.Close()
+		}
+	}()
+	if chain.Len() > 0 {
+		spec.Transforms = chain
+	}
 	var runner task.Runner
 	switch plugin.Kind {
 	case connect.KindSource:
@@ -358,9 +371,11 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 	w.tasks[id] = &taskRun{runner: runner, cancel: cancel}
 	w.wg.Add(1)
 	w.mu.Unlock()
+	chainOwned = true
 	go func() {
 		defer w.wg.Done()
 		defer cancel()
+		defer chain.Close()
 		runner.Run(ctx)
 	}()
 	return nil

@@ -183,4 +183,3 @@ func maskWith(v any, r string) (any, error) {
 	}
 	return nil, dataError("Cannot mask value of type class %s with custom replacement.", javaClassName(v))
 }
-
