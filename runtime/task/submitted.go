@@ -2,6 +2,7 @@ package task
 
 import (
 	"fmt"
+	"maps"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,7 +63,8 @@ func (s *submitted) submit(rec *connect.SourceRecord) (*pending, error) {
 	}
 	pt := s.parts[string(s.keyBuf)] // no allocation for the lookup
 	if pt == nil {
-		pt = &partTrack{partition: rec.SourcePartition}
+		// A copy: the task may reuse and change its map for later records.
+		pt = &partTrack{partition: maps.Clone(rec.SourcePartition)}
 		s.parts[string(s.keyBuf)] = pt
 	}
 	var p *pending
