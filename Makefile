@@ -10,7 +10,7 @@ build:
 dev:
 	go run ./cmd/ferry dev
 
-# Benchmarks only; start a broker first (scripts/testbed.sh start-kafka) and export
-# FERRY_TEST_KAFKA to measure against real Kafka instead of kfake.
+# Ferry vs Apache Kafka Connect on a real broker, plus the Go microbenchmarks
+# (see docs/benchmarks.md). BENCH_ARGS adds flags, e.g. BENCH_ARGS=--quick.
 bench:
-	go test -run '^$$' -bench . ./...
+	scripts/bench.sh $(BENCH_ARGS)

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// system knows how to start one Connect implementation in standalone mode.
+type system struct {
+	name string // "apache" or "ferry"
+	// argv returns the command line for a standalone worker with the given files.
+	argv func(workerFile string, connectorFiles []string) []string
+}
+
+// jvmPerfOpts are kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS, so Apache runs the
+// way connect-standalone.sh runs it.
+var jvmPerfOpts = []string{"-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+	"-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"}
+
+func apacheSystem(java string, heap []string, log4j, connectLib string) system {
+	return system{name: "apache", argv: func(workerFile string, conns []string) []string {
+		a := []string{java}
+		a = append(a, heap...)
+		a = append(a, jvmPerfOpts...)
+		a = append(a, "-Dlog4j2.configurationFile="+log4j, "-cp", filepath.Join(connectLib, "*"),
+			"org.apache.kafka.connect.cli.ConnectStandalone", workerFile)
+		return append(a, conns...)
+	}}
+}
+
+func ferrySystem(bin string) system {
+	return system{name: "ferry", argv: func(workerFile string, conns []string) []string {
+		return append([]string{bin, "standalone", workerFile}, conns...)
+	}}
+}
+
+// writeProps writes a Java properties file with sorted keys.
+func writeProps(path string, m map[string]string) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		// Backslashes are escapes in properties files; the values here are paths,
+		// class names and numbers, so escaping backslashes is all that is needed.
+		fmt.Fprintf(&b, "%s=%s\n", k, strings.ReplaceAll(m[k], `\`, `\\`))
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// restClient polls a worker's REST API.
+type restClient struct {
+	base string
+	hc   *http.Client
+}
+
+func newRESTClient(port int) *restClient {
+	return &restClient{base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		hc: &http.Client{Timeout: 5 * time.Second}}
+}
+
+func (c *restClient) get(ctx context.Context, path string, into any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if into != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, into); err != nil {
+			return resp.StatusCode, fmt.Errorf("GET %s: %w", path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+type connectorStatus struct {
+	Connector struct {
+		State string `json:"state"`
+		Trace string `json:"trace"`
+	} `json:"connector"`
+	Tasks []struct {
+		ID    int    `json:"id"`
+		State string `json:"state"`
+		Trace string `json:"trace"`
+	} `json:"tasks"`
+}
+
+// running reports whether the connector and all its (at least one) tasks are RUNNING,
+// and an error when any of them FAILED.
+func (s *connectorStatus) running() (bool, error) {
+	if s.Connector.State == "FAILED" {
+		return false, fmt.Errorf("connector FAILED: %s", firstLine(s.Connector.Trace))
+	}
+	for _, t := range s.Tasks {
+		if t.State == "FAILED" {
+			return false, fmt.Errorf("task %d FAILED: %s", t.ID, firstLine(t.Trace))
+		}
+	}
+	if s.Connector.State != "RUNNING" || len(s.Tasks) == 0 {
+		return false, nil
+	}
+	for _, t := range s.Tasks {
+		if t.State != "RUNNING" {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// plugins lists the class names of every plugin the worker offers (connectors,
+// converters, transformations, predicates).
+func (c *restClient) plugins(ctx context.Context) (map[string]bool, error) {
+	var list []struct {
+		Class string `json:"class"`
+	}
+	code, err := c.get(ctx, "/connector-plugins?connectorsOnly=false", &list)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET /connector-plugins: HTTP %d", code)
+	}
+	m := make(map[string]bool, len(list))
+	for _, p := range list {
+		m[p.Class] = true
+	}
+	return m, nil
+}

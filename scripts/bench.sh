@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The benchmark command (also "make bench"): Ferry side by side with Apache Kafka Connect
+# 4.1.1 on one real Kafka broker. It installs the test bed when needed, starts a private
+# broker, builds Ferry and the harness (bench/), runs the Go microbenchmarks of the hot
+# paths, runs every workload on both systems one after the other, prints the table and
+# writes bench-results.md and bench-results.json. The broker is stopped on every exit.
+#
+# Usage: scripts/bench.sh [--quick] [--records N] [--workloads LIST] [--systems LIST]
+#                         [--out DIR] [--no-micro] [-- HARNESS FLAGS...]
+#   --quick           100,000 records, 2 start-ups, 5 s idle: a smoke run of a few minutes
+#   --records N       records per throughput workload (default 1,000,000)
+#   --workloads LIST  comma-separated workload names (go run ./bench -list), default all
+#   --systems LIST    apache,ferry (default both)
+#   --out DIR         results and logs (default bench-out)
+#   --no-micro        skip the go test -bench microbenchmarks
+#   after --           more flags for the harness (go run ./bench -h)
+#
+# Environment:
+#   FERRY_TEST_KAFKA   use this running broker instead of starting one
+#   FERRY_BENCH_PORT   port of the started broker (default: first free pair from 19292)
+#   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS, JAVA: see scripts/testbed.sh help
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+testbed=scripts/testbed.sh
+started=$SECONDS
+
+records=1000000
+workloads=all
+systems=apache,ferry
+out=bench-out
+micro=1
+extra=(-startup-reps 3 -idle 10s)
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--quick) records=100000; extra=(-startup-reps 2 -idle 5s); shift ;;
+	--records) records=${2:?--records needs a number}; shift 2 ;;
+	--workloads) workloads=${2:?--workloads needs a list}; shift 2 ;;
+	--systems) systems=${2:?--systems needs a list}; shift 2 ;;
+	--out) out=${2:?--out needs a directory}; shift 2 ;;
+	--no-micro) micro=0; shift ;;
+	--) shift; extra+=("$@"); break ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# A fresh Debian machine lacks Java and Maven; the test bed needs both.
+install_prereqs() {
+	local pkgs=()
+	command -v "${JAVA:-java}" >/dev/null || pkgs+=(openjdk-17-jre-headless)
+	command -v mvn >/dev/null || pkgs+=(maven)
+	command -v curl >/dev/null || pkgs+=(curl)
+	((${#pkgs[@]} > 0)) || return 0
+	command -v apt-get >/dev/null || { log "missing ${pkgs[*]} and no apt-get"; exit 1; }
+	local sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+	log "installing ${pkgs[*]} with apt-get"
+	"${sudo[@]}" apt-get update -q >&2
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >&2
+}
+install_prereqs
+"$testbed" install
+
+tmp=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+kafka_dir=""
+harness_pid=""
+cleanup() {
+	if [[ -n $harness_pid ]] && kill -0 "$harness_pid" 2>/dev/null; then
+		# The harness stops its workers on SIGTERM.
+		kill -TERM "$harness_pid" 2>/dev/null || true
+		wait "$harness_pid" 2>/dev/null || true
+	fi
+	if [[ -n $kafka_dir ]]; then
+		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir"
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "building ferry and the harness"
+CGO_ENABLED=0 go build -o "$tmp/ferry" ./cmd/ferry
+go build -o "$tmp/ferrybench" ./bench
+
+mkdir -p "$out"
+if ((micro)); then
+	log "Go microbenchmarks"
+	# Packages that do not exist yet are skipped rather than failing the run.
+	pkgs=()
+	for p in ./converters/json ./connectors/file ./runtime/task ./storage; do
+		[[ -d $p ]] && pkgs+=("$p")
+	done
+	if ! go test -run '^$' -bench . -benchmem "${pkgs[@]}" >"$out/microbench.txt" 2>&1; then
+		log "some microbenchmarks failed; see $out/microbench.txt"
+	fi
+	extra+=(-micro "$out/microbench.txt")
+fi
+
+free_port_pair() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
+		p=$((p + 2))
+	done
+	echo "$p"
+}
+if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
+	state="${FERRY_STATE:-/tmp/ferry-testbed}"
+	kafka_dir="$state/bench-kafka-$$"
+	mkdir -p "$state"
+	exec 9>"$state/.start.lock"
+	flock 9
+	port=${FERRY_BENCH_PORT:-$(free_port_pair 19292)}
+	line=$("$testbed" start-kafka --port "$port" --dir "$kafka_dir" 9>&-)
+	exec 9>&-
+	export FERRY_TEST_KAFKA="${line#FERRY_TEST_KAFKA=}"
+fi
+log "using Kafka at $FERRY_TEST_KAFKA"
+
+# The harness runs in the background so a signal to this script is handled at once.
+"$tmp/ferrybench" -kafka "$FERRY_TEST_KAFKA" -ferry "$tmp/ferry" -out "$out" \
+	-records "$records" -workloads "$workloads" -systems "$systems" \
+	-command "scripts/bench.sh --records $records --workloads $workloads --systems $systems" \
+	"${extra[@]}" &
+harness_pid=$!
+rc=0
+wait "$harness_pid" || rc=$?
+harness_pid=""
+log "done in $((SECONDS - started)) s (exit $rc); results in $out/bench-results.md and $out/bench-results.json"
+exit "$rc"
