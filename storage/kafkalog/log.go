@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -120,7 +121,7 @@ func (l *Log) Start(ctx context.Context) error {
 		if spec.Name == "" {
 			spec.Name = l.cfg.Topic
 		}
-		if err := EnsureTopic(ctx, l.admin, spec, l.log); err != nil {
+		if err := EnsureTopic(ctx, l.admin, spec, l.cfg.Logger); err != nil {
 			cl.Close()
 			return err
 		}
@@ -201,12 +202,9 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 	if l.admin == nil {
 		return errors.New("kafkalog: not started")
 	}
-	ends, err := l.admin.ListEndOffsets(ctx, l.cfg.Topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := l.endOffsets(ctx)
 	if err != nil {
-		return fmt.Errorf("list end offsets of %s: %w", l.cfg.Topic, err)
+		return err
 	}
 	target := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -227,6 +225,28 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 		}
 	}
 	return l.waitFor(ctx, target)
+}
+
+// endOffsets lists the end offsets, retrying while the topic's metadata
+// is still spreading after its creation or a leader moves.
+func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
+	for {
+		ends, err := l.admin.ListEndOffsets(ctx, l.cfg.Topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			return ends, nil
+		}
+		if !kerr.IsRetriable(err) {
+			return nil, fmt.Errorf("list end offsets of %s: %w", l.cfg.Topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list end offsets of %s: %w (last error: %w)", l.cfg.Topic, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // WaitFor waits until the log has consumed the record at offset in
