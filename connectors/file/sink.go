@@ -111,11 +111,18 @@ func (t *SinkTask) Start(_ context.Context, tc connect.SinkTaskContext, config m
 // Put buffers one line per record.
 func (t *SinkTask) Put(_ context.Context, records []*connect.SinkRecord) error {
 	for _, r := range records {
+		s, ok := r.Value.(string)
+		if !ok {
+			s = connect.FormatValue(r.Value)
+		}
 		var err error
-		if s, ok := r.Value.(string); ok {
+		// Flush before a line that does not fit, so the file only ever
+		// receives whole lines: a crash cannot leave half a line behind.
+		if len(s)+1 > t.w.Available() && t.w.Buffered() > 0 {
+			err = t.w.Flush()
+		}
+		if err == nil {
 			_, err = t.w.WriteString(s)
-		} else {
-			_, err = t.w.WriteString(connect.FormatValue(r.Value))
 		}
 		if err == nil {
 			err = t.w.WriteByte('\n')
