@@ -146,10 +146,18 @@ func TestRESTEndpoints(t *testing.T) {
 		}
 		r = w.call(t, "GET", "/connectors/"+sink+"/topics", nil)
 		expectStatus(t, r, 200)
-		if !strings.Contains(string(r.body), `{"`+sink+`":{"topics":[`) {
+		if string(r.body) != `{"`+sink+`":{"topics":["`+topic+`"]}}` {
 			t.Fatalf("topics: %s", r.body)
 		}
-		expectStatus(t, w.call(t, "PUT", "/connectors/"+sink+"/topics/reset", nil), 202)
+		r = w.call(t, "GET", "/connectors/"+src+"/topics", nil)
+		if string(r.body) != `{"`+src+`":{"topics":["`+topic+`"]}}` {
+			t.Fatalf("source topics: %s", r.body)
+		}
+		expectStatus(t, w.call(t, "PUT", "/connectors/"+src+"/topics/reset", nil), 202)
+		r = w.call(t, "GET", "/connectors/"+src+"/topics", nil)
+		if string(r.body) != `{"`+src+`":{"topics":[]}}` {
+			t.Fatalf("topics after reset: %s", r.body)
+		}
 	})
 	t.Run("not found", func(t *testing.T) {
 		expectError(t, w.call(t, "GET", "/connectors/nope", nil), 404, "Connector nope not found")

@@ -524,6 +524,9 @@ func (l taskListener) OnFailure(id herder.TaskID, err error) {
 	l.status.PutTask(id, herder.StateFailed, err)
 }
 func (l taskListener) OnShutdown(id herder.TaskID) { l.status.PutTask(id, herder.StateUnassigned, nil) }
+func (l taskListener) OnTopic(id herder.TaskID, topic string) {
+	l.status.AddTopic(id.Connector, topic)
+}
 
 // safeCall runs plugin code, turning a panic into an error so one bad
 // plugin cannot take the worker down.

@@ -751,6 +751,11 @@ func (s *Sink) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string
 			cl.PauseFetchPartitions(tpMap(pause))
 		}
 		s.log.Info("partitions assigned", "partitions", tps)
+		if tl, ok := s.spec.Listener.(TopicListener); ok {
+			for t := range assigned {
+				tl.OnTopic(s.spec.ID, t)
+			}
+		}
 		if ph, ok := s.task.(connect.PartitionHandler); ok {
 			if err := ph.Open(s.runCtx, tps); err != nil {
 				s.setCallbackErr(fmt.Errorf("sink task failed to open partitions: %w", err))

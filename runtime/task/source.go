@@ -50,8 +50,9 @@ type Source struct {
 
 	client   *kgo.Client
 	sub      *submitted
-	inflight chan struct{} // one slot per record produced and not yet acknowledged
-	acks     chan struct{} // signalled after acknowledgements, for the final wait
+	inflight chan struct{}       // one slot per record produced and not yet acknowledged
+	topics   map[string]struct{} // topics already reported to a TopicListener
+	acks     chan struct{}       // signalled after acknowledgements, for the final wait
 
 	// The first produce failure that is not tolerated; read by the task
 	// goroutine, written by producer callbacks.
@@ -318,9 +319,24 @@ func (s *Source) send(ctx context.Context, recs []*connect.SourceRecord) error {
 				return nil
 			}
 		}
+		s.noteTopic(p.kr.Topic)
 		s.client.Produce(context.Background(), &p.kr, p.promise)
 	}
 	return nil
+}
+
+// noteTopic reports a topic the first time this task produces to it.
+func (s *Source) noteTopic(topic string) {
+	if s.topics == nil {
+		s.topics = map[string]struct{}{}
+	}
+	if _, seen := s.topics[topic]; seen {
+		return
+	}
+	s.topics[topic] = struct{}{}
+	if tl, ok := s.spec.Listener.(TopicListener); ok {
+		tl.OnTopic(s.spec.ID, topic)
+	}
 }
 
 // convert fills p.kr from rec. ok is false for a tolerated failure.

@@ -39,6 +39,13 @@ type StatusListener interface {
 	OnShutdown(id herder.TaskID)
 }
 
+// TopicListener is an optional StatusListener capability: it learns, once
+// per task and topic, which topics the task produces to or consumes from
+// (GET /connectors/{c}/topics).
+type TopicListener interface {
+	OnTopic(id herder.TaskID, topic string)
+}
+
 // Transformer applies a connector's transformation chain to one record; a
 // nil result drops the record.
 type Transformer interface {
