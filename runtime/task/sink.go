@@ -382,9 +382,15 @@ func (s *Sink) convert(ctx context.Context, r *kgo.Record) (*connect.SinkRecord,
 	if s.spec.Transforms == nil {
 		return sr, nil
 	}
-	out, err := s.spec.Transforms.Apply(&sr.Record)
+	// Transforms that need the Kafka offset (InsertField's offset.field)
+	// see the whole sink record.
+	apply := func() (*connect.Record, error) { return s.spec.Transforms.Apply(&sr.Record) }
+	if st, ok := s.spec.Transforms.(connect.SinkTransformation); ok {
+		apply = func() (*connect.Record, error) { return st.ApplySink(sr) }
+	}
+	out, err := apply()
 	if err != nil && connect.IsRetriable(err) {
-		out, err = retry(ctx, &s.errs, err, func() (*connect.Record, error) { return s.spec.Transforms.Apply(&sr.Record) })
+		out, err = retry(ctx, &s.errs, err, apply)
 	}
 	if err != nil {
 		return nil, s.errs.tolerate(stageTransformation, err, describeConsumed(r))
