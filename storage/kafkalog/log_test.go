@@ -3,6 +3,8 @@ package kafkalog
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,8 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // The expected values come from org.apache.kafka.common.utils.Utils.murmur2
 // and toPositive(murmur2) % n of kafka-clients 4.1.1.
@@ -77,7 +81,7 @@ func (c *collected) values() []string {
 
 func startLog(t *testing.T, bootstrap, topic string, spec *TopicSpec, c *collected) *Log {
 	t.Helper()
-	l, err := New(Config{Topic: topic, Brokers: strings.Split(bootstrap, ","), ClientID: "test-log", Ensure: spec, Consume: c.add})
+	l, err := New(Config{Topic: topic, Brokers: strings.Split(bootstrap, ","), ClientID: "test-log", Ensure: spec, Consume: c.add, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +152,7 @@ func TestEnsureTopicRefusesNonCompacted(t *testing.T) {
 	testbed.CreateTopicWithConfigs(t, bootstrap, topic, 1, map[string]*string{"cleanup.policy": &del})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := EnsureTopic(ctx, testbed.Admin(t, bootstrap), TopicSpec{Name: topic, Property: "offset.storage.topic", Purpose: PurposeOffsets, Partitions: 25}, nil)
+	err := EnsureTopic(ctx, testbed.Admin(t, bootstrap), TopicSpec{Name: topic, Property: "offset.storage.topic", Purpose: PurposeOffsets, Partitions: 25}, quiet)
 	want := "Topic '" + topic + "' supplied via the 'offset.storage.topic' property is required to have 'cleanup.policy=compact' to guarantee consistency and durability of source connector offsets, but found the topic currently has 'cleanup.policy=delete'. Continuing would likely result in eventually losing source connector offsets and problems restarting this Connect cluster in the future. Change the 'offset.storage.topic' property in the Connect worker configurations to use a topic with 'cleanup.policy=compact'."
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -162,7 +166,7 @@ func TestEnsureTopicConfigTopicSinglePartition(t *testing.T) {
 	testbed.CreateTopicWithConfigs(t, bootstrap, topic, 3, map[string]*string{"cleanup.policy": &compact})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := EnsureTopic(ctx, testbed.Admin(t, bootstrap), TopicSpec{Name: topic, Property: "config.storage.topic", Purpose: PurposeConfigs, SinglePartition: true}, nil)
+	err := EnsureTopic(ctx, testbed.Admin(t, bootstrap), TopicSpec{Name: topic, Property: "config.storage.topic", Purpose: PurposeConfigs, SinglePartition: true}, quiet)
 	want := "Topic '" + topic + "' supplied via the 'config.storage.topic' property is required to have a single partition in order to guarantee consistency of connector configurations, but found 3 partitions."
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -177,11 +181,11 @@ func TestEnsureTopicCreatesCompacted(t *testing.T) {
 	defer cancel()
 	spec := TopicSpec{Name: topic, Property: "status.storage.topic", Purpose: PurposeStatuses, Partitions: 5, ReplicationFactor: 1,
 		Configs: map[string]string{"cleanup.policy": "delete", "min.compaction.lag.ms": "100"}}
-	if err := EnsureTopic(ctx, adm, spec, nil); err != nil {
+	if err := EnsureTopic(ctx, adm, spec, quiet); err != nil {
 		t.Fatal(err)
 	}
 	// Existing and compacted: accepted.
-	if err := EnsureTopic(ctx, adm, spec, nil); err != nil {
+	if err := EnsureTopic(ctx, adm, spec, quiet); err != nil {
 		t.Fatal(err)
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)

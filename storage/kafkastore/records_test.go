@@ -41,10 +41,10 @@ func TestRecordGoldens(t *testing.T) {
 		{"restart", RestartKey("c"), string(EncodeRestartRequest(RestartRequest{Connector: "c", IncludeTasks: true})), "restart-connector-c", `{"include-tasks":true,"only-failed":false}`},
 		{"logger", LoggerClusterKey("org.apache.kafka.connect"), string(EncodeLoggerLevel("DEBUG")), "logger-cluster-org.apache.kafka.connect", `{"level":"DEBUG"}`},
 		{"offset", string(offKey), string(offVal), `["local-file-source",{"filename":"/tmp/in.txt"}]`, `{"position":2048}`},
-		{"connector status", ConnectorStatusKey("local-file-sink"), string(EncodeStatus(herder.StateRunning, "", "10.0.0.5:8083", 7)),
-			"status-connector-local-file-sink", `{"state":"RUNNING","trace":null,"worker_id":"10.0.0.5:8083","generation":7}`},
-		{"task status", TaskStatusKey(herder.TaskID{Connector: "my-conn", Task: 12}), string(EncodeStatus(herder.StateFailed, "boom\n\tat x", "h:1", 2)),
-			"status-task-my-conn-12", `{"state":"FAILED","trace":"boom\n\tat x","worker_id":"h:1","generation":2}`},
+		{"connector status", ConnectorStatusKey("local-file-sink"), string(EncodeStatus(herder.StateRunning, "", "10.0.0.5:8083", 7, "4.1.1")),
+			"status-connector-local-file-sink", `{"state":"RUNNING","trace":null,"worker_id":"10.0.0.5:8083","generation":7,"version":"4.1.1"}`},
+		{"task status", TaskStatusKey(herder.TaskID{Connector: "my-conn", Task: 12}), string(EncodeStatus(herder.StateFailed, "boom\n\tat x", "h:1", 2, "")),
+			"status-task-my-conn-12", `{"state":"FAILED","trace":"boom\n\tat x","worker_id":"h:1","generation":2,"version":null}`},
 		{"topic status", TopicStatusKey("local-file-sink", "connect-test"),
 			string(EncodeTopicStatus(TopicStatus{Topic: "connect-test", Connector: "local-file-sink", Task: 0, DiscoverTimestamp: 1700000000000})),
 			"status-topic-connect-test:connector-local-file-sink", `{"topic":{"name":"connect-test","connector":"local-file-sink","task":0,"discoverTimestamp":1700000000000}}`},
@@ -123,7 +123,7 @@ func TestDecodeValues(t *testing.T) {
 		t.Errorf("session key %+v %v", k, err)
 	}
 	st, err := decodeStatus([]byte(`{"state":"FAILED","trace":"x","worker_id":"w:1","generation":4}`))
-	if err != nil || st != (statusValue{herder.StateFailed, "x", "w:1", 4}) {
+	if err != nil || st != (statusValue{herder.StateFailed, "x", "w:1", 4, ""}) {
 		t.Errorf("status %+v %v", st, err)
 	}
 	ts, err := decodeTopicStatus([]byte(`{"topic":{"name":"t","connector":"c","task":2,"discoverTimestamp":5}}`))

@@ -44,6 +44,9 @@ type ConnectorStatus struct {
 	WorkerID string
 	// Generation is the group generation of the writer.
 	Generation int
+	// Version is the connector plugin's version ("" is written as null,
+	// as Apache does for UNASSIGNED). Apache 4.1+ writes it.
+	Version string
 }
 
 // TaskStatus is a task's status record.
@@ -53,6 +56,8 @@ type TaskStatus struct {
 	Trace      string
 	WorkerID   string
 	Generation int
+	// Version is the task plugin's version ("" is written as null).
+	Version string
 }
 
 // TopicStatus records that a connector's task used a topic.
@@ -69,11 +74,13 @@ type statusValue struct {
 	trace      string
 	workerID   string
 	generation int
+	version    string
 }
 
 // EncodeStatus is the value of a connector or task status record:
-// {"state":…,"trace":…|null,"worker_id":…,"generation":N}.
-func EncodeStatus(state herder.State, trace, workerID string, generation int) []byte {
+// {"state":…,"trace":…|null,"worker_id":…,"generation":N,"version":…|null}.
+// Apache 4.1 added "version"; older readers ignore it.
+func EncodeStatus(state herder.State, trace, workerID string, generation int, version string) []byte {
 	out := append([]byte(`{"state":`), quote(string(state))...)
 	out = append(out, `,"trace":`...)
 	if trace == "" {
@@ -83,7 +90,13 @@ func EncodeStatus(state herder.State, trace, workerID string, generation int) []
 	}
 	out = append(out, `,"worker_id":`...)
 	out = append(out, quote(workerID)...)
-	return fmt.Appendf(out, `,"generation":%d}`, generation)
+	out = fmt.Appendf(out, `,"generation":%d,"version":`, generation)
+	if version == "" {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, quote(version)...)
+	}
+	return append(out, '}')
 }
 
 // EncodeTopicStatus is the value of a topic status record.
@@ -112,6 +125,7 @@ func decodeStatus(value []byte) (statusValue, error) {
 	v := statusValue{state: herder.State(s)}
 	v.trace, _ = m["trace"].(string)
 	v.workerID, _ = m["worker_id"].(string)
+	v.version, _ = m["version"].(string)
 	g, ok := asInt(m["generation"])
 	if !ok {
 		return statusValue{}, errors.New(`invalid "generation" field`)
@@ -297,7 +311,7 @@ func canWriteSafely(old statusValue, ok bool, workerID string, generation int) b
 
 // PutConnector writes a connector status.
 func (s *StatusStore) PutConnector(ctx context.Context, st ConnectorStatus) error {
-	return s.write(ctx, ConnectorStatusKey(st.Name), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation))
+	return s.write(ctx, ConnectorStatusKey(st.Name), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation, st.Version))
 }
 
 // PutConnectorSafe writes a connector status only when canWriteSafely
@@ -315,7 +329,7 @@ func (s *StatusStore) PutConnectorSafe(ctx context.Context, st ConnectorStatus) 
 
 // PutTask writes a task status.
 func (s *StatusStore) PutTask(ctx context.Context, st TaskStatus) error {
-	return s.write(ctx, TaskStatusKey(st.ID), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation))
+	return s.write(ctx, TaskStatusKey(st.ID), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation, st.Version))
 }
 
 // PutTaskSafe is PutConnectorSafe for tasks.
@@ -363,7 +377,7 @@ func (s *StatusStore) ConnectorStatus(name string) (ConnectorStatus, bool) {
 	if !ok {
 		return ConnectorStatus{}, false
 	}
-	return ConnectorStatus{Name: name, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation}, true
+	return ConnectorStatus{Name: name, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version}, true
 }
 
 // Connectors returns the names of connectors with a status, sorted.
@@ -387,7 +401,7 @@ func (s *StatusStore) TaskStatus(id herder.TaskID) (TaskStatus, bool) {
 	if !ok {
 		return TaskStatus{}, false
 	}
-	return TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation}, true
+	return TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version}, true
 }
 
 // Tasks returns the task statuses of a connector in REST shape, by id.
@@ -405,7 +419,7 @@ func (s *StatusStore) TaskStatuses(connector string) []TaskStatus {
 	var out []TaskStatus
 	for id, v := range s.tasks {
 		if id.Connector == connector {
-			out = append(out, TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation})
+			out = append(out, TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version})
 		}
 	}
 	s.mu.RUnlock()
