@@ -121,6 +121,10 @@ value.converter=org.apache.kafka.connect.storage.StringConverter
 offset.storage.file.filename=%s
 offset.flush.interval.ms=200
 listeners=http://127.0.0.1:%d
+# The killed worker's sink stays in its consumer group until its session
+# times out; keep that short so the restarted sink gets the partitions soon.
+consumer.session.timeout.ms=6000
+consumer.heartbeat.interval.ms=1000
 `, bootstrap, filepath.Join(dir, "connect.offsets"), port))
 	writeFile(t, filepath.Join(dir, "source.properties"), fmt.Sprintf("name=src\nconnector.class=FileStreamSource\nfile=in.txt\ntopic=%s\nbatch.size=500\n", topic))
 	writeFile(t, filepath.Join(dir, "sink.properties"), fmt.Sprintf("name=%s\nconnector.class=FileStreamSink\nfile=out.txt\ntopics=%s\n", topic+"-sink", topic))
