@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -314,6 +315,18 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		Logger:   logger,
 		Listener: taskListener{status: w.status},
 		Paused:   target == herder.TargetPaused,
+		Classes: task.PluginClasses{
+			KeyConverter:    w.pluginClass(connConfig, KeyKeyConverter, KeyKeyConverter, connect.KindConverter),
+			ValueConverter:  w.pluginClass(connConfig, KeyValueConverter, KeyValueConverter, connect.KindConverter),
+			HeaderConverter: w.pluginClass(connConfig, KeyHeaderConverter, WHeaderConverter, connect.KindHeaderConverter),
+			Task:            plugin.TaskClass,
+		},
+	}
+	spec.DLQ = dlqSpec(plugin.Kind, connConfig)
+	if spec.DLQ.Topic != "" {
+		spec.DLQ.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-dlq-producer-%s-%d", id.Connector, id.Task)),
+			producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
+		spec.DLQ.KafkaOpts = append(spec.DLQ.KafkaOpts, producerOpts(connect.StripPrefix(connConfig, "producer.override."))...)
 	}
 	chain, err := BuildTransformChain(w.reg, connConfig)
 	if err != nil {
@@ -512,6 +525,33 @@ func (w *Worker) headerConverter(connConfig map[string]string) (connect.HeaderCo
 		return nil, fmt.Errorf("configuring %s: %w", KeyHeaderConverter, err)
 	}
 	return conv, nil
+}
+
+// pluginClass is the Java class configured under connKey (the connector's
+// override) or else workerKey (the worker's), as the registry names it.
+func (w *Worker) pluginClass(connConfig map[string]string, connKey, workerKey string, kind connect.PluginKind) string {
+	class := w.cfg.String(workerKey)
+	if c := strings.TrimSpace(connConfig[connKey]); c != "" {
+		class = c
+	}
+	if p, ok := w.reg.Lookup(class, kind); ok {
+		return p.Class
+	}
+	return class
+}
+
+// dlqSpec reads the errors.deadletterqueue.* keys. Sources honour them
+// too, as a Ferry extension: their failed records are written as JSON.
+func dlqSpec(kind connect.PluginKind, connConfig map[string]string) task.DeadLetterQueue {
+	d := task.DeadLetterQueue{Topic: strings.TrimSpace(connConfig[KeyDLQTopic]), ReplicationFactor: 3}
+	if d.Topic == "" || (kind != connect.KindSink && kind != connect.KindSource) {
+		return task.DeadLetterQueue{}
+	}
+	if v, err := strconv.ParseInt(strings.TrimSpace(connConfig[KeyDLQReplication]), 10, 16); err == nil {
+		d.ReplicationFactor = int16(v)
+	}
+	d.ContextHeaders = strings.EqualFold(strings.TrimSpace(connConfig[KeyDLQContextHdrs]), "true")
+	return d
 }
 
 // taskListener turns task lifecycle events into status entries.

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,6 +60,11 @@ type Sink struct {
 
 	runCtx context.Context
 	client *kgo.Client
+	dlq    *dlqWriter // nil without a dead letter queue
+	// keepOriginals is set once the task took the errant-record reporter:
+	// from then on the consumed records behind delivered ones are kept
+	// (in originals) until committed, for reports to write their raw bytes.
+	keepOriginals atomic.Bool
 
 	// mu guards the state below, shared with the rebalance callbacks and
 	// the task's context calls.
@@ -73,7 +79,8 @@ type Sink struct {
 	retryPaused  bool                                // all partitions paused to redeliver a batch
 	retryTimeout time.Duration
 	cbErr        error // failure raised in a rebalance callback
-	closing      bool  // callbacks do nothing once the loop shut down
+	originals    map[origKey]*kgo.Record
+	closing      bool // callbacks do nothing once the loop shut down
 
 	positions map[connect.TopicPartition]int64 // scratch: next offset per partition in a poll
 }
@@ -114,6 +121,7 @@ func NewSink(spec Spec, t connect.SinkTask, opts SinkOptions) (*Sink, error) {
 		positioned:   make(map[connect.TopicPartition]struct{}),
 		retryTimeout: DefaultRetryTimeout,
 		positions:    make(map[connect.TopicPartition]int64),
+		originals:    make(map[origKey]*kgo.Record),
 	}
 	s.rep = statusReporter{id: spec.ID, l: spec.Listener, ctl: &s.ctl}
 	s.errs = errorHandler{policy: spec.Errors, log: s.log, ctl: &s.ctl}
@@ -161,6 +169,15 @@ func (s *Sink) run(ctx context.Context) {
 	if !awaitStart(ctx, &s.ctl, &s.rep) {
 		s.rep.shutdown()
 		return
+	}
+	if s.spec.DLQ.Topic != "" {
+		dlq, err := openDLQ(ctx, s.spec.DLQ, s.spec.ID, s.log)
+		if err != nil {
+			s.rep.failure(err)
+			return
+		}
+		s.dlq = dlq
+		defer dlq.close(s.opts.CommitTimeout)
 	}
 	tc := &sinkContext{taskContext: taskContext{id: s.spec.ID, log: s.log}, s: s}
 	if err := s.task.Start(ctx, tc, s.spec.TaskConfig); err != nil {
@@ -286,6 +303,8 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 
 	batch := make([]*connect.SinkRecord, 0, n)
 	clear(s.positions)
+	keep := s.keepOriginals.Load()
+	var kept []*kgo.Record
 	var failure error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if failure != nil || len(p.Records) == 0 {
@@ -302,6 +321,9 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 			}
 			if sr != nil {
 				batch = append(batch, sr)
+				if keep {
+					kept = append(kept, r)
+				}
 			}
 		}
 		last := p.Records[len(p.Records)-1]
@@ -309,6 +331,13 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 	})
 	if failure != nil {
 		return failure // nothing of this poll was delivered
+	}
+	if len(kept) > 0 {
+		s.mu.Lock()
+		for _, r := range kept {
+			s.originals[origKey{r.Topic, r.Partition, r.Offset}] = r
+		}
+		s.mu.Unlock()
 	}
 	if len(batch) > 0 {
 		delivered, err := s.deliver(ctx, batch)
@@ -337,14 +366,14 @@ func (s *Sink) convert(ctx context.Context, r *kgo.Record) (*connect.SinkRecord,
 		key, err = retry(ctx, &s.errs, err, func() (connect.SchemaAndValue, error) { return s.spec.KeyConverter.ToConnectData(topic, r.Key) })
 	}
 	if err != nil {
-		return nil, s.errs.tolerate(stageKeyConverter, err, describeConsumed(r))
+		return nil, s.recordFailed(r, stageKeyConverter, err)
 	}
 	value, err := s.spec.ValueConverter.ToConnectData(topic, r.Value)
 	if err != nil && connect.IsRetriable(err) {
 		value, err = retry(ctx, &s.errs, err, func() (connect.SchemaAndValue, error) { return s.spec.ValueConverter.ToConnectData(topic, r.Value) })
 	}
 	if err != nil {
-		return nil, s.errs.tolerate(stageValueConverter, err, describeConsumed(r))
+		return nil, s.recordFailed(r, stageValueConverter, err)
 	}
 	var headers connect.Headers
 	if len(r.Headers) > 0 {
@@ -357,7 +386,7 @@ func (s *Sink) convert(ctx context.Context, r *kgo.Record) (*connect.SinkRecord,
 				})
 			}
 			if err != nil {
-				return nil, s.errs.tolerate(stageHeaderConverter, err, describeConsumed(r))
+				return nil, s.recordFailed(r, stageHeaderConverter, err)
 			}
 			headers = append(headers, connect.Header{Key: h.Key, Schema: hv.Schema, Value: hv.Value})
 		}
@@ -393,7 +422,7 @@ func (s *Sink) convert(ctx context.Context, r *kgo.Record) (*connect.SinkRecord,
 		out, err = retry(ctx, &s.errs, err, apply)
 	}
 	if err != nil {
-		return nil, s.errs.tolerate(stageTransformation, err, describeConsumed(r))
+		return nil, s.recordFailed(r, stageTransformation, err)
 	}
 	if out == nil {
 		return nil, nil
@@ -402,6 +431,17 @@ func (s *Sink) convert(ctx context.Context, r *kgo.Record) (*connect.SinkRecord,
 		sr.Record = *out
 	}
 	return sr, nil
+}
+
+// recordFailed handles a record that failed in stage: it goes to the dead
+// letter queue, if there is one, whether or not the failure is tolerated
+// (as Apache reports before deciding), and the error handler decides
+// whether the task fails.
+func (s *Sink) recordFailed(r *kgo.Record, stage string, err error) error {
+	if s.dlq != nil {
+		s.dlq.write(s.dlq.sinkRecord(r, failure{stage: stage, class: classOf(stage, s.spec.Classes, err), err: err}), false, nil)
+	}
+	return s.errs.tolerate(stage, err, describeConsumed(r))
 }
 
 func timestampType(r *kgo.Record) connect.TimestampType {
@@ -632,6 +672,11 @@ func (s *Sink) commitSync(ctx context.Context, offsets map[connect.TopicPartitio
 	if n == 0 {
 		return
 	}
+	// Records sent to the dead letter queue must be there before the
+	// offsets past them are committed.
+	if !s.awaitDLQ(ctx) {
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
 	defer cancel()
 	var commitErr error
@@ -656,6 +701,11 @@ func (s *Sink) commitSync(ctx context.Context, offsets map[connect.TopicPartitio
 	for topic, parts := range req {
 		for p, eo := range parts {
 			s.committed[connect.TopicPartition{Topic: topic, Partition: p}] = eo.Offset
+		}
+	}
+	for k := range s.originals {
+		if off, ok := s.committed[connect.TopicPartition{Topic: k.topic, Partition: k.partition}]; ok && k.offset < off {
+			delete(s.originals, k)
 		}
 	}
 	s.mu.Unlock()
@@ -710,6 +760,11 @@ func (s *Sink) forget(tps []connect.TopicPartition) {
 		delete(s.taskPaused, tp)
 		delete(s.seeks, tp)
 		delete(s.positioned, tp)
+	}
+	for k := range s.originals {
+		if _, ok := s.assigned[connect.TopicPartition{Topic: k.topic, Partition: k.partition}]; !ok {
+			delete(s.originals, k)
+		}
 	}
 }
 

@@ -49,6 +49,7 @@ type Source struct {
 	errs errorHandler
 
 	client   *kgo.Client
+	dlq      *dlqWriter // nil without a dead letter queue
 	sub      *submitted
 	inflight chan struct{}       // one slot per record produced and not yet acknowledged
 	topics   map[string]struct{} // topics already reported to a TopicListener
@@ -151,6 +152,15 @@ func (s *Source) run(ctx context.Context) {
 	}
 	s.client = client
 	defer s.closeClient()
+	if s.spec.DLQ.Topic != "" {
+		dlq, err := openDLQ(ctx, s.spec.DLQ, s.spec.ID, s.log)
+		if err != nil {
+			s.rep.failure(err)
+			return
+		}
+		s.dlq = dlq
+		defer dlq.close(s.opts.FlushTimeout)
+	}
 
 	tc := &sourceContext{
 		taskContext: taskContext{id: s.spec.ID, log: s.log},
@@ -292,10 +302,9 @@ func (s *Source) send(ctx context.Context, recs []*connect.SourceRecord) error {
 				out, err = retry(ctx, &s.errs, err, func() (*connect.Record, error) { return s.spec.Transforms.Apply(rec) })
 			}
 			if err != nil {
-				if ferr := s.errs.tolerate(stageTransformation, err, s.describe(src, rec)); ferr != nil {
+				if ferr := s.recordFailed(p, src, rec, stageTransformation, err); ferr != nil {
 					return ferr
 				}
-				s.sub.drop(p)
 				continue
 			}
 			if out == nil {
@@ -309,8 +318,7 @@ func (s *Source) send(ctx context.Context, recs []*connect.SourceRecord) error {
 			return err
 		}
 		if !ok {
-			s.sub.drop(p)
-			continue
+			continue // a tolerated failure, already handled
 		}
 		select {
 		case s.inflight <- struct{}{}:
@@ -349,7 +357,7 @@ func (s *Source) convert(ctx context.Context, p *pending, src *connect.SourceRec
 		})
 	}
 	if err != nil {
-		return false, s.errs.tolerate(stageKeyConverter, err, s.describe(src, rec))
+		return false, s.recordFailed(p, src, rec, stageKeyConverter, err)
 	}
 	value, err := s.spec.ValueConverter.FromConnectData(topic, rec.ValueSchema, rec.Value)
 	if err != nil && connect.IsRetriable(err) {
@@ -358,7 +366,7 @@ func (s *Source) convert(ctx context.Context, p *pending, src *connect.SourceRec
 		})
 	}
 	if err != nil {
-		return false, s.errs.tolerate(stageValueConverter, err, s.describe(src, rec))
+		return false, s.recordFailed(p, src, rec, stageValueConverter, err)
 	}
 	kr := &p.kr
 	for _, h := range rec.Headers {
@@ -370,7 +378,7 @@ func (s *Source) convert(ctx context.Context, p *pending, src *connect.SourceRec
 		}
 		if err != nil {
 			kr.Headers = kr.Headers[:0]
-			return false, s.errs.tolerate(stageHeaderConverter, err, s.describe(src, rec))
+			return false, s.recordFailed(p, src, rec, stageHeaderConverter, err)
 		}
 		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: hv})
 	}
@@ -383,6 +391,32 @@ func (s *Source) convert(ctx context.Context, p *pending, src *connect.SourceRec
 		kr.Partition = -1
 	}
 	return true, nil
+}
+
+// recordFailed handles a record that failed in stage. A failure that is not
+// tolerated is returned. A tolerated one goes to the dead letter queue when
+// there is one, and the record's offset counts as acknowledged once that
+// write completed; without a queue the record is simply skipped.
+func (s *Source) recordFailed(p *pending, src *connect.SourceRecord, rec *connect.Record, stage string, err error) error {
+	if ferr := s.errs.tolerate(stage, err, s.describe(src, rec)); ferr != nil {
+		return ferr
+	}
+	if s.dlq == nil {
+		s.sub.drop(p)
+		return nil
+	}
+	f := failure{stage: stage, class: classOf(stage, s.spec.Classes, err), err: err}
+	s.dlq.write(s.dlq.sourceRecord(src, rec, f), false, func(error) {
+		// A failed write was logged; like Apache's sink queue, it does not
+		// hold the offsets back forever.
+		p.dropped = true
+		p.acked.Store(true)
+		select {
+		case s.acks <- struct{}{}:
+		default:
+		}
+	})
+	return nil
 }
 
 func (s *Source) describe(src *connect.SourceRecord, rec *connect.Record) func(bool) string {
@@ -537,6 +571,13 @@ wait:
 		case <-ctx.Done():
 			return
 		}
+	}
+	if s.dlq != nil && !s.ctl.isCancelled() {
+		fctx, cancel := context.WithTimeout(ctx, s.opts.FlushTimeout)
+		if err := s.dlq.flush(fctx); err != nil {
+			s.log.Warn("dead letter queue writes still outstanding at stop", "error", err)
+		}
+		cancel()
 	}
 	if !s.ctl.isCancelled() {
 		s.commitOffsets(ctx)

@@ -98,6 +98,10 @@ type Spec struct {
 	// applied after the task's defaults and before the options the loop
 	// cannot work without (consumer group, topics, commit mode).
 	KafkaOpts []kgo.Opt
+	// DLQ is the dead letter queue; a zero value (no topic) disables it.
+	DLQ DeadLetterQueue
+	// Classes names the task's plugins in dead letter queue headers.
+	Classes PluginClasses
 }
 
 // Runner is what the worker drives; *Source and *Sink implement it.
