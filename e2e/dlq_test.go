@@ -66,7 +66,7 @@ func TestDeadLetterQueue(t *testing.T) {
 	conf := func(out, dlq, tolerance string) map[string]string {
 		return map[string]string{
 			"connector.class": "FileStreamSink", "topics": topic, "file": out,
-			"key.converter": "org.apache.kafka.connect.storage.StringConverter",
+			"key.converter":   "org.apache.kafka.connect.storage.StringConverter",
 			"value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "true",
 			"errors.tolerance":                                tolerance,
 			"errors.log.enable":                               "true",
