@@ -103,7 +103,10 @@ func (b *broker) recordAt(ctx context.Context, topic string, off int64) ([]byte,
 // metadata stay out of the rate: n-1 records were produced in that time.
 func produceAll(ctx context.Context, addr, topic string, n int, gen func(i int) []byte) (time.Duration, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(1<<16))
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(1<<16),
+		// Uncompressed, like a Connect worker's producer by default
+		// (compression.type=none); kgo would pick snappy.
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		return 0, err
 	}

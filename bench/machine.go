@@ -19,10 +19,26 @@ type machine struct {
 	Java     string `json:"java"`
 	Ferry    string `json:"ferry"`
 	Commit   string `json:"commit"`
+	// Load averages (1, 5, 15 min) when the run started and ended: other work on the
+	// machine skews every figure.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func describeMachine(java, ferryBin string) machine {
-	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -74,6 +90,7 @@ func (m machine) markdown() string {
 		{"Go (harness)", m.Go},
 		{"Ferry", m.Ferry},
 		{"Commit", m.Commit},
+		{"Load average at start / end", m.LoadStart + " / " + m.LoadEnd},
 	}
 	var b strings.Builder
 	b.WriteString("| | |\n| --- | --- |\n")

@@ -191,6 +191,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		rep.Workloads = append(rep.Workloads, row)
 	}
 	rep.DurationSeconds = time.Since(began).Seconds()
+	rep.Machine.LoadEnd = loadAvg()
 	if o.micro != "" {
 		if rep.Micro, err = parseMicro(o.micro); err != nil {
 			logger.Warn("reading microbenchmarks", "err", err)

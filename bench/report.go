@@ -62,6 +62,7 @@ type microResult struct {
 	MBPerSec    float64 `json:"mb_per_sec,omitempty"`
 	BytesPerOp  float64 `json:"bytes_per_op"`
 	AllocsPerOp float64 `json:"allocs_per_op"`
+	Extra       string  `json:"extra,omitempty"` // custom metrics, e.g. "797297 records/s"
 }
 
 type report struct {
@@ -203,7 +204,7 @@ func (w *workloadResult) cells() []string {
 		return fmt.Sprintf("%.0f", float64(b)/(1<<20))
 	}
 	cpu := func(r *result) string {
-		if r == nil || r.Status == statusNA || r.CPUSeconds == 0 {
+		if r == nil || r.Status == statusNA || r.Status == statusFailed && r.CPUSeconds == 0 {
 			return "—"
 		}
 		return fmt.Sprintf("%.1f", r.CPUSeconds)
@@ -311,13 +312,14 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Goal, t.Actual, mark(t.Met))
 	}
 	if len(r.Micro) > 0 {
-		b.WriteString("\n## Go microbenchmarks\n\n| Package | Benchmark | ns/op | MB/s | B/op | allocs/op |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("\n## Go microbenchmarks\n\n| Package | Benchmark | ns/op | MB/s | B/op | allocs/op | other |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
 		for _, m := range r.Micro {
 			mb := ""
 			if m.MBPerSec > 0 {
 				mb = fmt.Sprintf("%.1f", m.MBPerSec)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %.0f | %.0f |\n", m.Package, m.Name, m.NsPerOp, mb, m.BytesPerOp, m.AllocsPerOp)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.0f | %s |\n", m.Package, m.Name,
+				commas(m.NsPerOp), mb, m.BytesPerOp, m.AllocsPerOp, m.Extra)
 		}
 	}
 	return b.String()
@@ -386,6 +388,8 @@ func parseMicro(path string) ([]microResult, error) {
 				m.BytesPerOp = v
 			case "allocs/op":
 				m.AllocsPerOp = v
+			default:
+				m.Extra = strings.TrimSpace(m.Extra + " " + fields[i] + " " + fields[i+1])
 			}
 		}
 		out = append(out, m)

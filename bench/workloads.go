@@ -289,7 +289,7 @@ func rawProducer(ctx context.Context, e *env) (*limitResult, error) {
 	}
 	return &limitResult{Records: e.opts.records, Seconds: fill.took.Seconds(),
 		RecordsPerSec: float64(e.opts.records-1) / fill.took.Seconds(),
-		Note:          "kgo, acks=all, idempotent, default linger and batch size; 100-byte values, null keys, one partition"}, nil
+		Note:          "kgo, acks=all, idempotent, no compression, default linger and batch size; 100-byte values, null keys, one partition"}, nil
 }
 
 // rawConsumer reads the String input topic from the start with a plain client.
