@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,4 +151,97 @@ func TestDeadLetterQueue(t *testing.T) {
 			t.Fatalf("sink wrote %v past the bad record", got)
 		}
 	})
+}
+
+// TestDeadLetterQueueMatchesApache runs the same failing sink on Apache
+// Kafka Connect 4.1.1 and on Ferry and compares what lands in the two dead
+// letter queues: the consumed bytes, the original headers and the context
+// headers. Stack traces are Java's own and connector names differ, so
+// those two are only checked for presence.
+func TestDeadLetterQueueMatchesApache(t *testing.T) {
+	lib := connectLib(t)
+	bootstrap := testbed.Kafka(t)
+	dir := t.TempDir()
+	topic := testbed.UniqueName(t, "in")
+	testbed.CreateTopic(t, bootstrap, topic, 1)
+	testbed.Produce(t, bootstrap, topic,
+		&kgo.Record{Value: []byte(`{"schema":{"type":"string","optional":false},"payload":"good"}`)},
+		&kgo.Record{Key: []byte("k1"), Value: []byte(`{"schema":{"type":"string"`), Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("abc")}}},
+		&kgo.Record{Value: []byte(`{"schema":{"type":"struct","fields":[{"field":"a","type":"int32"}],"optional":false},"payload":"x"}`)},
+		&kgo.Record{Value: []byte(`{"schema":{"type":"int64"},"payload":1,"extra":true}`)},
+		&kgo.Record{Value: []byte(`{"schema":{"type":"string","optional":false},"payload":"good too"}`)},
+	)
+	connector := func(name, dlq, out string) string {
+		return fmt.Sprintf(`name=%s
+connector.class=FileStreamSink
+tasks.max=1
+topics=%s
+file=%s
+key.converter=org.apache.kafka.connect.storage.StringConverter
+errors.tolerance=all
+errors.deadletterqueue.topic.name=%s
+errors.deadletterqueue.topic.replication.factor=1
+errors.deadletterqueue.context.headers.enable=true
+`, name, topic, out, dlq)
+	}
+	apacheDLQ, ferryDLQ := testbed.UniqueName(t, "apache-dlq"), testbed.UniqueName(t, "ferry-dlq")
+	apacheName, ferryName := testbed.UniqueName(t, "apache"), testbed.UniqueName(t, "ferry")
+	port := testbed.FreePort(t)
+	workerProps := filepath.Join(dir, "apache-worker.properties")
+	writeFile(t, workerProps, fmt.Sprintf(`bootstrap.servers=%s
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+offset.storage.file.filename=%s
+offset.flush.interval.ms=1000
+listeners=http://127.0.0.1:%d
+`, bootstrap, filepath.Join(dir, "apache.offsets"), port))
+	connFile := filepath.Join(dir, "apache-sink.properties")
+	writeFile(t, connFile, connector(apacheName, apacheDLQ, filepath.Join(dir, "apache.txt")))
+	startApacheStandalone(t, lib, dir, workerProps, connFile)
+	startWorkerIn(t, bootstrap, t.TempDir(), nil, parseProps(connector(ferryName, ferryDLQ, filepath.Join(dir, "ferry.txt"))))
+
+	want := testbed.ConsumeN(t, bootstrap, apacheDLQ, 3, 90*time.Second)
+	got := testbed.ConsumeN(t, bootstrap, ferryDLQ, 3, 60*time.Second)
+	for i := range want {
+		w, g := want[i], got[i]
+		if !bytes.Equal(w.Key, g.Key) || !bytes.Equal(w.Value, g.Value) || !w.Timestamp.Equal(g.Timestamp) {
+			t.Errorf("record %d: apache %q=%q at %v, ferry %q=%q at %v", i, w.Key, w.Value, w.Timestamp, g.Key, g.Value, g.Timestamp)
+		}
+		wk, gk := headerKeys(w), headerKeys(g)
+		if wk != gk {
+			t.Errorf("record %d: header names\napache %s\nferry  %s", i, wk, gk)
+		}
+		wh, gh := dlqHeaders(w), dlqHeaders(g)
+		for k, v := range wh {
+			switch k {
+			case "__connect.errors.exception.stacktrace":
+				if gh[k] == "" {
+					t.Errorf("record %d: no stack trace header", i)
+				}
+			case "__connect.errors.connector.name":
+				if gh[k] != ferryName {
+					t.Errorf("record %d: connector name %q", i, gh[k])
+				}
+			default:
+				if gh[k] != v {
+					t.Errorf("record %d: header %s\napache %q\nferry  %q", i, k, v, gh[k])
+				}
+			}
+		}
+	}
+	for _, f := range []string{"apache.txt", "ferry.txt"} {
+		f := filepath.Join(dir, f)
+		testbed.WaitFor(t, 30*time.Second, 100*time.Millisecond, func() (bool, string) {
+			got := strings.Join(readLines(t, f), ",")
+			return got == "good,good too", f + ": " + got
+		})
+	}
+}
+
+func headerKeys(r *kgo.Record) string {
+	ks := make([]string, len(r.Headers))
+	for i, h := range r.Headers {
+		ks[i] = h.Key
+	}
+	return strings.Join(ks, ",")
 }

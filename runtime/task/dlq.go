@@ -234,7 +234,7 @@ func (d *dlqWriter) contextHeaders(h []kgo.RecordHeader, f failure) []kgo.Record
 	h = addHeader(d.log, h, hdrClass, f.class)
 	if f.err != nil {
 		h = addHeader(d.log, h, hdrException, exceptionClass(f.err))
-		h = addHeader(d.log, h, hdrExceptionMsg, f.err.Error())
+		h = addHeader(d.log, h, hdrExceptionMsg, javaMessage(f.err))
 		h = addHeader(d.log, h, hdrStacktrace, stacktrace(f.err))
 	}
 	return h
@@ -277,6 +277,17 @@ func exceptionClass(err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
+// javaMessage is what Java's getMessage would say for err: Connect's data
+// errors carry their cause separately, so their message is their own text
+// alone (JsonConverter's "...failed due to serialization error: ").
+func javaMessage(err error) string {
+	var de *connect.DataError
+	if errors.As(err, &de) && de.Msg != "" && de.Error() == err.Error() {
+		return de.Msg
+	}
+	return err.Error()
+}
+
 // stacktrace renders the error chain like a Java stack trace's headlines:
 // the error, then one "Caused by:" line per wrapped cause whose message adds
 // something.
@@ -284,7 +295,7 @@ func stacktrace(err error) string {
 	var b strings.Builder
 	b.WriteString(exceptionClass(err))
 	b.WriteString(": ")
-	b.WriteString(err.Error())
+	b.WriteString(javaMessage(err))
 	prev := err.Error()
 	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
 		msg := e.Error()
@@ -295,7 +306,7 @@ func stacktrace(err error) string {
 		b.WriteString("\nCaused by: ")
 		b.WriteString(exceptionClass(e))
 		b.WriteString(": ")
-		b.WriteString(msg)
+		b.WriteString(javaMessage(e))
 	}
 	b.WriteByte('\n')
 	return b.String()
