@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/runtime/task"
@@ -348,8 +350,11 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		if !ok {
 			return fmt.Errorf("plugin %s is not a source connector", plugin.Class)
 		}
+		// Apache's producer default is compression.type=none (franz-go's is
+		// snappy); producer.* and producer.override.* may change it.
 		spec.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
-			producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
+			kgo.ProducerBatchCompression(kgo.NoCompression()))
+		spec.KafkaOpts = append(spec.KafkaOpts, producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
 		spec.KafkaOpts = append(spec.KafkaOpts, producerOpts(connect.StripPrefix(connConfig, "producer.override."))...)
 		runner, err = task.NewSource(spec, t.NewTask(), task.SourceOptions{
 			Offsets: w.offsets, FlushInterval: w.cfg.FlushInterval(), FlushTimeout: w.cfg.FlushTimeout(),

@@ -131,6 +131,12 @@ func (t *SinkTask) Put(_ context.Context, records []*connect.SinkRecord) error {
 			return fmt.Errorf("writing to %s: %w", t.destination(), err)
 		}
 	}
+	// Hand the batch to the OS now, as Apache's sink does per record, so
+	// readers of the file see records without waiting for the next offset
+	// flush; Flush still fsyncs before offsets are committed.
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("writing to %s: %w", t.destination(), err)
+	}
 	return nil
 }
 
