@@ -38,7 +38,16 @@ type messageBody struct {
 // handle adapts a handlerFunc to http.Handler.
 func (s *Server) handle(f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := bufferBody(r)
+		if err != nil {
+			s.writeError(w, r, herder.BadRequest("Cannot read request body: %v", err))
+			return
+		}
 		status, v, err := f(w, r)
+		if fe, ok := asForward(err); ok {
+			s.forward(w, r, body, fe)
+			return
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return

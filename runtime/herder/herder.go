@@ -273,3 +273,19 @@ type PartitionLag struct {
 	End       int64  `json:"end"`
 	Lag       int64  `json:"lag"`
 }
+
+// ForwardError asks the REST layer to re-send the request to another
+// worker: the leader (for config writes) or the worker running a connector
+// or task (for restarts). URL is the target's advertised base URL, empty
+// when it is not known yet (a rebalance is under way).
+type ForwardError struct {
+	URL    string
+	Reason string
+}
+
+func (e *ForwardError) Error() string {
+	if e.URL == "" {
+		return e.Reason + ": target unknown"
+	}
+	return e.Reason + ": forward to " + e.URL
+}
