@@ -19,6 +19,18 @@ import (
 	"github.com/ferryhq/ferry/storage"
 )
 
+// StatusSink receives the state changes of connectors and tasks running on
+// this worker: an in-memory store in standalone mode, the status topic in
+// distributed mode. Calls may come from any goroutine.
+type StatusSink interface {
+	PutConnector(name string, state herder.State, err error)
+	PutTask(id herder.TaskID, state herder.State, err error)
+	// AddTopic records that a connector used a topic.
+	AddTopic(connector, topic string)
+}
+
+var _ StatusSink = (*StatusStore)(nil)
+
 // Worker runs connector instances and task goroutines on this process. It
 // does not decide what runs: a herder does, and calls the Worker. Every
 // goroutine the Worker starts is tracked and ended by Close.
@@ -26,7 +38,7 @@ type Worker struct {
 	cfg      *WorkerConfig
 	reg      *connect.Registry
 	offsets  storage.OffsetStore
-	status   *StatusStore
+	status   StatusSink
 	logger   *slog.Logger
 	workerID string
 
@@ -62,7 +74,7 @@ type WorkerOptions struct {
 	Config        *WorkerConfig
 	Registry      *connect.Registry
 	Offsets       storage.OffsetStore
-	Status        *StatusStore
+	Status        StatusSink
 	Logger        *slog.Logger
 	WorkerID      string
 	OnReconfigure func(connector string)
@@ -560,7 +572,7 @@ func dlqSpec(kind connect.PluginKind, connConfig map[string]string) task.DeadLet
 }
 
 // taskListener turns task lifecycle events into status entries.
-type taskListener struct{ status *StatusStore }
+type taskListener struct{ status StatusSink }
 
 func (l taskListener) OnStartup(id herder.TaskID) { l.status.PutTask(id, herder.StateRunning, nil) }
 func (l taskListener) OnPause(id herder.TaskID)   { l.status.PutTask(id, herder.StatePaused, nil) }
