@@ -43,7 +43,11 @@ func (pt *partTrack) empty() bool { return pt.head == len(pt.q) }
 // acknowledged. It is used from the task goroutine only; the producer
 // callback touches nothing but pending.acked.
 type submitted struct {
-	parts   map[string]*partTrack
+	parts map[string]*partTrack
+	// last is the partition of the previous record: most sources send long
+	// runs for one partition, and comparing two small maps is much cheaper
+	// than building the canonical key.
+	last    *partTrack
 	keyBuf  []byte
 	free    []*pending
 	newProm func(*pending) func(*kgo.Record, error)
@@ -56,16 +60,20 @@ func newSubmitted(newPromise func(*pending) func(*kgo.Record, error)) *submitted
 // submit appends rec to its source partition's queue. It fails when the
 // source partition holds values that cannot be stored as an offset key.
 func (s *submitted) submit(rec *connect.SourceRecord) (*pending, error) {
-	var err error
-	s.keyBuf, err = storage.AppendCanonical(s.keyBuf[:0], rec.SourcePartition)
-	if err != nil {
-		return nil, fmt.Errorf("invalid source partition: %w", err)
-	}
-	pt := s.parts[string(s.keyBuf)] // no allocation for the lookup
-	if pt == nil {
-		// A copy: the task may reuse and change its map for later records.
-		pt = &partTrack{partition: maps.Clone(rec.SourcePartition)}
-		s.parts[string(s.keyBuf)] = pt
+	pt := s.last
+	if pt == nil || !samePartition(pt.partition, rec.SourcePartition) {
+		var err error
+		s.keyBuf, err = storage.AppendCanonical(s.keyBuf[:0], rec.SourcePartition)
+		if err != nil {
+			return nil, fmt.Errorf("invalid source partition: %w", err)
+		}
+		pt = s.parts[string(s.keyBuf)] // no allocation for the lookup
+		if pt == nil {
+			// A copy: the task may reuse and change its map for later records.
+			pt = &partTrack{partition: maps.Clone(rec.SourcePartition)}
+			s.parts[string(s.keyBuf)] = pt
+		}
+		s.last = pt
 	}
 	var p *pending
 	if n := len(s.free); n > 0 {
@@ -139,6 +147,38 @@ func (s *submitted) forget() {
 	for k, pt := range s.parts {
 		if !pt.dirty && pt.empty() {
 			delete(s.parts, k)
+			if s.last == pt {
+				s.last = nil
+			}
 		}
 	}
+}
+
+// samePartition reports whether two source partitions hold the same keys
+// and primitive values; anything it cannot compare cheaply counts as
+// different, sending the caller down the canonical-key path.
+func samePartition(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		w, ok := a[k]
+		if !ok {
+			return false
+		}
+		switch x := v.(type) {
+		case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+			if v != w {
+				return false
+			}
+		case []byte:
+			y, ok := w.([]byte)
+			if !ok || string(x) != string(y) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
