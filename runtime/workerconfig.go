@@ -37,6 +37,34 @@ const (
 	DefaultHeaderConvert = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
 )
 
+// Distributed worker keys (Apache's DistributedConfig).
+const (
+	WGroupID                  = "group.id"
+	WConfigTopic              = "config.storage.topic"
+	WConfigReplication        = "config.storage.replication.factor"
+	WOffsetTopic              = "offset.storage.topic"
+	WOffsetPartitions         = "offset.storage.partitions"
+	WOffsetReplication        = "offset.storage.replication.factor"
+	WStatusTopic              = "status.storage.topic"
+	WStatusPartitions         = "status.storage.partitions"
+	WStatusReplication        = "status.storage.replication.factor"
+	WSessionTimeout           = "session.timeout.ms"
+	WHeartbeatInterval        = "heartbeat.interval.ms"
+	WRebalanceTimeout         = "rebalance.timeout.ms"
+	WScheduledRebalanceDelay  = "scheduled.rebalance.max.delay.ms"
+	WConnectProtocol          = "connect.protocol"
+	WWorkerSyncTimeout        = "worker.sync.timeout.ms"
+	WWorkerUnsyncBackoff      = "worker.unsync.backoff.ms"
+	WExactlyOnceSource        = "exactly.once.source.support"
+	WKeyGenerationAlgorithm   = "inter.worker.key.generation.algorithm"
+	WKeySize                  = "inter.worker.key.size"
+	WKeyTTL                   = "inter.worker.key.ttl.ms"
+	WSignatureAlgorithm       = "inter.worker.signature.algorithm"
+	WVerificationAlgorithms   = "inter.worker.verification.algorithms"
+	DefaultInterWorkerHMAC    = "HmacSHA256"
+	DefaultScheduledRebalance = 300000
+)
+
 // WorkerDef declares the worker keys Ferry reads. Unknown keys are allowed
 // and, as in Apache, passed on to Kafka clients where Ferry understands them.
 func WorkerDef(standalone bool) *connect.ConfigDef {
@@ -64,6 +92,8 @@ func WorkerDef(standalone bool) *connect.ConfigDef {
 	if standalone {
 		def(connect.ConfigKey{Name: WOffsetFile, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "File holding source connector offsets."})
 		def(connect.ConfigKey{Name: WConfigFile, Type: connect.TypeString, Default: nil, Importance: connect.Medium, Doc: "File keeping connector configs and target states across restarts (Ferry extension). Defaults to the offsets file name plus .connectors.json."})
+	} else {
+		defineDistributed(def)
 	}
 	return d
 }
@@ -138,4 +168,42 @@ func (w *WorkerConfig) AdvertisedURL(boundAddr string) (string, string) {
 	}
 	hp := net.JoinHostPort(host, port)
 	return scheme + "://" + hp + "/", hp
+}
+
+// defineDistributed adds the keys only a distributed worker reads.
+func defineDistributed(def func(connect.ConfigKey)) {
+	rf := connect.ValidatorFunc("Positive number not larger than the number of brokers in the Kafka cluster, or -1 to use the broker's default", func(v any) error {
+		if n := v.(int16); n < 1 && n != -1 {
+			return fmt.Errorf("Replication factor must be positive and not larger than the number of brokers in the Kafka cluster, or -1 to use the broker's default")
+		}
+		return nil
+	})
+	parts := connect.ValidatorFunc("Positive number, or -1 to use the broker's default", func(v any) error {
+		if n := v.(int); n < 1 && n != -1 {
+			return fmt.Errorf("Number of partitions must be positive, or -1 to use the broker's default")
+		}
+		return nil
+	})
+	def(connect.ConfigKey{Name: WGroupID, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "Unique string that identifies the Connect cluster group this worker belongs to."})
+	def(connect.ConfigKey{Name: WConfigTopic, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "Compacted, single-partition topic holding connector and task configurations."})
+	def(connect.ConfigKey{Name: WConfigReplication, Type: connect.TypeShort, Default: int16(3), Validator: rf, Importance: connect.Low, Doc: "Replication factor of the config topic when it is created."})
+	def(connect.ConfigKey{Name: WOffsetTopic, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "Compacted topic holding source connector offsets."})
+	def(connect.ConfigKey{Name: WOffsetPartitions, Type: connect.TypeInt, Default: 25, Validator: parts, Importance: connect.Low, Doc: "Partitions of the offsets topic when it is created."})
+	def(connect.ConfigKey{Name: WOffsetReplication, Type: connect.TypeShort, Default: int16(3), Validator: rf, Importance: connect.Low, Doc: "Replication factor of the offsets topic when it is created."})
+	def(connect.ConfigKey{Name: WStatusTopic, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "Compacted topic holding connector and task statuses."})
+	def(connect.ConfigKey{Name: WStatusPartitions, Type: connect.TypeInt, Default: 5, Validator: parts, Importance: connect.Low, Doc: "Partitions of the status topic when it is created."})
+	def(connect.ConfigKey{Name: WStatusReplication, Type: connect.TypeShort, Default: int16(3), Validator: rf, Importance: connect.Low, Doc: "Replication factor of the status topic when it is created."})
+	def(connect.ConfigKey{Name: WSessionTimeout, Type: connect.TypeInt, Default: 10000, Importance: connect.High, Doc: "Group session timeout in milliseconds: a worker that sends no heartbeat for this long is removed from the group."})
+	def(connect.ConfigKey{Name: WHeartbeatInterval, Type: connect.TypeInt, Default: 3000, Importance: connect.High, Doc: "Interval in milliseconds between heartbeats to the group coordinator."})
+	def(connect.ConfigKey{Name: WRebalanceTimeout, Type: connect.TypeInt, Default: 60000, Importance: connect.High, Doc: "Longest time in milliseconds each worker has to rejoin the group during a rebalance."})
+	def(connect.ConfigKey{Name: WScheduledRebalanceDelay, Type: connect.TypeInt, Default: DefaultScheduledRebalance, Validator: connect.Between(0, 2147483647), Importance: connect.Medium, Doc: "Longest delay in milliseconds before the work of a departed worker is reassigned, giving it time to come back."})
+	def(connect.ConfigKey{Name: WConnectProtocol, Type: connect.TypeString, Default: "sessioned", Validator: connect.OneOfIgnoreCase("eager", "compatible", "sessioned"), Importance: connect.Low, Doc: "Group protocol: eager, compatible or sessioned."})
+	def(connect.ConfigKey{Name: WWorkerSyncTimeout, Type: connect.TypeInt, Default: 3000, Importance: connect.Medium, Doc: "Longest time in milliseconds to catch up with the config topic before leaving the group."})
+	def(connect.ConfigKey{Name: WWorkerUnsyncBackoff, Type: connect.TypeInt, Default: 300000, Importance: connect.Medium, Doc: "Time in milliseconds to stay out of the group after failing to catch up with the config topic."})
+	def(connect.ConfigKey{Name: WExactlyOnceSource, Type: connect.TypeString, Default: "disabled", Validator: connect.OneOfIgnoreCase("disabled", "preparing", "enabled"), Importance: connect.High, Doc: "Exactly-once support for source connectors; accepted, Ferry runs sources at least once."})
+	def(connect.ConfigKey{Name: WKeyGenerationAlgorithm, Type: connect.TypeString, Default: DefaultInterWorkerHMAC, Validator: connect.OneOf(DefaultInterWorkerHMAC), Importance: connect.Low, Doc: "Algorithm of the session keys that sign internal requests."})
+	def(connect.ConfigKey{Name: WKeySize, Type: connect.TypeInt, Default: nil, Importance: connect.Low, Doc: "Session key size in bits; unset means 256."})
+	def(connect.ConfigKey{Name: WKeyTTL, Type: connect.TypeInt, Default: 3600000, Validator: connect.Between(0, 2147483647), Importance: connect.Low, Doc: "Time in milliseconds a session key is used before the leader writes a new one."})
+	def(connect.ConfigKey{Name: WSignatureAlgorithm, Type: connect.TypeString, Default: DefaultInterWorkerHMAC, Validator: connect.OneOf(DefaultInterWorkerHMAC), Importance: connect.Low, Doc: "Algorithm internal requests are signed with."})
+	def(connect.ConfigKey{Name: WVerificationAlgorithms, Type: connect.TypeList, Default: []string{DefaultInterWorkerHMAC}, Importance: connect.Low, Doc: "Algorithms accepted when verifying internal requests."})
 }

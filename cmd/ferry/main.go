@@ -24,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(standaloneCmd(), devCmd(), versionCmd(), lagCmd(), docsCmd())
+	root.AddCommand(standaloneCmd(), distributedCmd(), devCmd(), versionCmd(), lagCmd(), docsCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry:", err)
 		os.Exit(1)

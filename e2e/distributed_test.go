@@ -1,0 +1,343 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferryhq/ferry/internal/app"
+	"github.com/ferryhq/ferry/internal/testbed"
+	"github.com/ferryhq/ferry/logging"
+)
+
+// cluster is the shared settings of one test's distributed workers.
+type cluster struct {
+	bootstrap string
+	props     map[string]string
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	if !testbed.IsRealKafka() {
+		t.Skip("distributed mode needs a real broker (FERRY_TEST_KAFKA): kfake does not fully implement the group coordinator for protocol type \"connect\"")
+	}
+	bootstrap := testbed.Kafka(t)
+	g := testbed.UniqueName(t, "dist")
+	return &cluster{bootstrap: bootstrap, props: map[string]string{
+		"bootstrap.servers":                 bootstrap,
+		"group.id":                          g,
+		"config.storage.topic":              g + "-configs",
+		"offset.storage.topic":              g + "-offsets",
+		"status.storage.topic":              g + "-status",
+		"config.storage.replication.factor": "1",
+		"offset.storage.replication.factor": "1",
+		"status.storage.replication.factor": "1",
+		"offset.storage.partitions":         "5",
+		"status.storage.partitions":         "3",
+		"key.converter":                     "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter":                   "org.apache.kafka.connect.json.JsonConverter",
+		"offset.flush.interval.ms":          "500",
+		"session.timeout.ms":                "6000",
+		"heartbeat.interval.ms":             "1000",
+		"scheduled.rebalance.max.delay.ms":  "0",
+		"task.shutdown.graceful.timeout.ms": "3000",
+		"consumer.session.timeout.ms":       "6000",
+		"consumer.heartbeat.interval.ms":    "1000",
+		"listeners":                         "http://127.0.0.1:0",
+		"topic.tracking.enable":             "true",
+		"worker.sync.timeout.ms":            "3000",
+		"inter.worker.key.ttl.ms":           "3600000",
+	}}
+}
+
+// startInProcess runs a distributed worker in this test process.
+func (c *cluster) startInProcess(t *testing.T, name string) *worker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &worker{bootstrap: c.bootstrap, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	levels := logging.NewLevels(logging.LevelInfo)
+	logger := slog.New(logging.NewHandler(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}), levels)).With("w", name)
+	go func() {
+		w.done <- app.RunDistributed(ctx, maps.Clone(c.props), logger, levels, func(url string) { ready <- url })
+	}()
+	select {
+	case u := <-ready:
+		w.url = strings.TrimSuffix(u, "/")
+	case err := <-w.done:
+		t.Fatalf("worker %s exited during startup: %v", name, err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("worker %s did not start within 60s", name)
+	}
+	t.Cleanup(w.stop)
+	return w
+}
+
+// startProcess runs a distributed worker as a child process of the built
+// binary, so the test can kill it with SIGKILL.
+func (c *cluster) startProcess(t *testing.T, dir string) (*worker, *process) {
+	t.Helper()
+	port := testbed.FreePort(t)
+	props := maps.Clone(c.props)
+	props["listeners"] = fmt.Sprintf("http://127.0.0.1:%d", port)
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
+	}
+	writeFile(t, filepath.Join(dir, "worker.properties"), b.String())
+	p := startFerry(t, dir, "distributed", "worker.properties")
+	return &worker{url: fmt.Sprintf("http://127.0.0.1:%d", port), bootstrap: c.bootstrap}, p
+}
+
+func (w *worker) waitHealthy(t *testing.T) {
+	t.Helper()
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		code, err := httpGet(w.url + "/health")
+		return err == nil && code == 200, fmt.Sprint(code, err)
+	})
+}
+
+// statusOf returns a connector's status, or nil when it has none yet.
+func (w *worker) statusOf(t *testing.T, name string) map[string]any {
+	t.Helper()
+	r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
+	if r.status != 200 {
+		return nil
+	}
+	return r.object(t)
+}
+
+// taskWorkers maps "c-n" to the worker id of each task of the connectors,
+// or reports why not every task is RUNNING.
+func (w *worker) taskWorkers(t *testing.T, tasks map[string]int) (map[string]string, string) {
+	out := map[string]string{}
+	for name, n := range tasks {
+		st := w.statusOf(t, name)
+		if st == nil {
+			return nil, name + ": no status"
+		}
+		if c := st["connector"].(map[string]any); c["state"] != "RUNNING" {
+			return nil, fmt.Sprintf("%s: connector %v", name, c)
+		}
+		ts := st["tasks"].([]any)
+		if len(ts) != n {
+			return nil, fmt.Sprintf("%s: %d tasks, want %d", name, len(ts), n)
+		}
+		for _, x := range ts {
+			m := x.(map[string]any)
+			if m["state"] != "RUNNING" {
+				return nil, fmt.Sprintf("%s: task %v", name, m)
+			}
+			out[fmt.Sprintf("%s-%v", name, m["id"])] = m["worker_id"].(string)
+		}
+	}
+	return out, ""
+}
+
+func TestDistributedCluster(t *testing.T) {
+	c := newCluster(t)
+	dir := t.TempDir()
+	topic := testbed.UniqueName(t, "dist-data")
+	testbed.CreateTopic(t, c.bootstrap, topic, 3)
+
+	start := time.Now()
+	w1 := c.startInProcess(t, "w1")
+	w2 := c.startInProcess(t, "w2")
+	w3, p3 := c.startProcess(t, dir)
+	workers := []*worker{w1, w2, w3}
+	for _, w := range workers {
+		w.waitHealthy(t)
+	}
+	t.Logf("3 workers healthy after %v", time.Since(start))
+
+	in := filepath.Join(dir, "in.txt")
+	out := filepath.Join(dir, "out.txt")
+	writeFile(t, in, "")
+	conns := []map[string]any{
+		{"name": "src", "config": map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": topic}},
+		{"name": "sink", "config": map[string]string{"connector.class": "FileStreamSink", "tasks.max": "3", "file": out, "topics": topic}},
+		{"name": "sink2", "config": map[string]string{"connector.class": "FileStreamSink", "tasks.max": "3", "file": filepath.Join(dir, "out2.txt"), "topics": topic}},
+	}
+	tasks := map[string]int{"src": 1, "sink": 3, "sink2": 3}
+	// One create through each worker: at least two go through a follower
+	// and are forwarded to the leader.
+	created := time.Now()
+	for i, conn := range conns {
+		var r response
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			r = workers[i].call(t, "POST", "/connectors", conn)
+			return r.status != 409, string(r.body) // 409 while a rebalance is under way
+		})
+		expectStatus(t, r, 201)
+	}
+	// A duplicate create is a conflict whichever worker receives it.
+	expectError(t, w2.call(t, "POST", "/connectors", conns[0]), 409, "already exists")
+	// Validation happens on the receiving worker.
+	expectStatus(t, w3.call(t, "PUT", "/connectors/bad/config", map[string]string{"connector.class": "NoSuchConnector"}), 400)
+
+	var owners map[string]string
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		var msg string
+		owners, msg = w1.taskWorkers(t, tasks)
+		return owners != nil, msg
+	})
+	t.Logf("all 7 tasks RUNNING %v after the creates: %v", time.Since(created), owners)
+	perWorker := map[string]int{}
+	for _, id := range owners {
+		perWorker[id]++
+	}
+	if len(perWorker) != 3 {
+		t.Errorf("tasks run on %d workers, want 3: %v", len(perWorker), owners)
+	}
+	for _, w := range workers {
+		r := w.call(t, "GET", "/connectors", nil)
+		expectStatus(t, r, 200)
+		got := fmt.Sprint(r.json(t))
+		if got != "[sink sink2 src]" {
+			t.Errorf("%s GET /connectors = %s", w.url, got)
+		}
+	}
+	r := w2.call(t, "GET", "/connectors/sink/tasks", nil)
+	expectStatus(t, r, 200)
+	if n := len(r.json(t).([]any)); n != 3 {
+		t.Errorf("sink has %d task configs, want 3", n)
+	}
+
+	// Data flows from the source file through the topic to the sink files.
+	var lines strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	appendFile(t, in, lines.String())
+	waitLines(t, out, 300)
+
+	// Pause and resume through followers (any worker writes target states).
+	expectStatus(t, w3.call(t, "PUT", "/connectors/src/pause", nil), 202)
+	w1.waitState(t, "src", "PAUSED", 1)
+	expectStatus(t, w2.call(t, "PUT", "/connectors/src/resume", nil), 202)
+	w1.waitState(t, "src", "RUNNING", 1)
+
+	// Stop (a leader write, forwarded) removes the tasks; resume brings them back.
+	var sr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		sr = w3.call(t, "PUT", "/connectors/sink2/stop", nil)
+		return sr.status != 409, string(sr.body)
+	})
+	expectStatus(t, sr, 204)
+	w2.waitState(t, "sink2", "STOPPED", 0)
+	r = w1.call(t, "GET", "/connectors/sink2/offsets", nil)
+	expectStatus(t, r, 200)
+	expectStatus(t, w3.call(t, "PUT", "/connectors/sink2/resume", nil), 202)
+	w2.waitState(t, "sink2", "RUNNING", 3)
+
+	// Restarts go to the worker running the connector or task.
+	for _, w := range workers {
+		var rr response
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			rr = w.call(t, "POST", "/connectors/sink/tasks/1/restart", nil)
+			return rr.status != 409, string(rr.body)
+		})
+		expectStatus(t, rr, 204)
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			rr = w.call(t, "POST", "/connectors/src/restart", nil)
+			return rr.status != 409, string(rr.body)
+		})
+		expectStatus(t, rr, 204)
+	}
+	w1.waitState(t, "sink", "RUNNING", 3)
+
+	// Kill the worker process (no LeaveGroup): its work moves to the others
+	// once the coordinator expires its session.
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		var msg string
+		owners, msg = w1.taskWorkers(t, tasks)
+		return owners != nil, msg
+	})
+	w3id := strings.TrimPrefix(w3.url, "http://")
+	var lost []string
+	for task, id := range owners {
+		if id == w3id {
+			lost = append(lost, task)
+		}
+	}
+	sort.Strings(lost)
+	p3.kill()
+	killed := time.Now()
+	testbed.WaitFor(t, 45*time.Second, 100*time.Millisecond, func() (bool, string) {
+		now, msg := w1.taskWorkers(t, tasks)
+		if now == nil {
+			return false, msg
+		}
+		for task, id := range now {
+			if id == w3id {
+				return false, task + " still on the killed worker"
+			}
+		}
+		return true, ""
+	})
+	t.Logf("worker %s killed with tasks %v; all tasks RUNNING on the other workers %v later", w3id, lost, time.Since(killed))
+
+	// The pipeline goes on with two workers.
+	lines.Reset()
+	for i := 300; i < 400; i++ {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	appendFile(t, in, lines.String())
+	waitLines(t, out, 400)
+
+	// Delete through a follower; every worker stops listing it.
+	var dr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		dr = w2.call(t, "DELETE", "/connectors/sink2", nil)
+		return dr.status != 409, string(dr.body)
+	})
+	expectStatus(t, dr, 204)
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		a := fmt.Sprint(w1.call(t, "GET", "/connectors", nil).json(t))
+		b := fmt.Sprint(w2.call(t, "GET", "/connectors", nil).json(t))
+		return a == "[sink src]" && b == a, a + " / " + b
+	})
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		r := w1.call(t, "GET", "/connectors/sink2/status", nil)
+		return r.status == 404, string(r.body)
+	})
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitLines waits until path holds the lines line-0000 … line-(n-1),
+// in any order (sink tasks share the file); duplicates are allowed.
+func waitLines(t *testing.T, path string, n int) {
+	t.Helper()
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		b, _ := os.ReadFile(path)
+		seen := map[string]bool{}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			seen[l] = true
+		}
+		for i := range n {
+			if !seen[fmt.Sprintf("line-%04d", i)] {
+				return false, fmt.Sprintf("line-%04d missing (%d distinct lines)", i, len(seen))
+			}
+		}
+		return true, ""
+	})
+}

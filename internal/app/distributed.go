@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferryhq/ferry/internal/version"
+	"github.com/ferryhq/ferry/logging"
+	"github.com/ferryhq/ferry/plugins"
+	"github.com/ferryhq/ferry/rest"
+	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/distributed"
+)
+
+// RunDistributed wires and runs one worker of a distributed cluster until
+// ctx ends; it then stops its work and leaves the group. ready, when set,
+// is called once the REST server listens, with the worker's REST URL (the
+// worker answers /health with 503 until it has completed its first
+// assignment).
+func RunDistributed(ctx context.Context, workerProps map[string]string,
+	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
+	wcfg, err := runtime.ParseWorkerConfig(workerProps, false)
+	if err != nil {
+		return err
+	}
+	reg, err := plugins.Registry()
+	if err != nil {
+		return err
+	}
+	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
+		Version: distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()}})
+	if err != nil {
+		return err
+	}
+
+	restOpts := []rest.Opt{rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
+		rest.WithLogger(logger), rest.WithLevels(levels),
+		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
+		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset))}
+	if wcfg.IsSet(runtime.WAdminListeners) {
+		restOpts = append(restOpts, rest.WithAdminListeners(wcfg.List(runtime.WAdminListeners)))
+	}
+	srv, err := rest.NewServer(restOpts...)
+	if err != nil {
+		return fmt.Errorf("starting REST server: %w", err)
+	}
+	url, workerID := wcfg.AdvertisedURL(srv.Addrs()[0])
+	h.SetIdentity(url, workerID)
+	logger.Info("Ferry distributed worker starting", "rest", url, "worker_id", workerID,
+		"group", wcfg.String(runtime.WGroupID), "version", version.Ferry)
+	if ready != nil {
+		ready(url)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return h.Run(gctx) })
+	return g.Wait()
+}

@@ -1,0 +1,226 @@
+package distributed
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/storage/kafkastore"
+)
+
+// statusSink is the worker's runtime.StatusSink: it queues status changes
+// and one goroutine writes them, in order, to the status topic with this
+// worker's id and the group generation current when they happened.
+// Connectors being deleted are "destroyed": their late updates (tasks
+// reporting UNASSIGNED while they stop) are dropped so the tombstones
+// stay last.
+type statusSink struct {
+	h *Herder
+
+	mu        sync.Mutex
+	queue     []statusWrite
+	busy      bool
+	signal    chan struct{}
+	destroyed map[string]bool
+	versions  map[string]string
+	topics    map[string]bool // "connector\x00topic" already recorded
+}
+
+type statusWrite struct {
+	connector  string
+	task       *herder.TaskID
+	topic      string // a topic record
+	state      herder.State
+	trace      string
+	generation int
+	tombstone  bool
+}
+
+var _ runtime.StatusSink = (*statusSink)(nil)
+
+func newStatusSink(h *Herder) *statusSink {
+	return &statusSink{h: h, signal: make(chan struct{}, 1), destroyed: map[string]bool{},
+		versions: map[string]string{}, topics: map[string]bool{}}
+}
+
+func (s *statusSink) enqueue(w statusWrite) {
+	s.mu.Lock()
+	s.queue = append(s.queue, w)
+	s.mu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (s *statusSink) gen() int { return int(s.h.generation.Load()) }
+
+// PutConnector records a connector state.
+func (s *statusSink) PutConnector(name string, state herder.State, err error) {
+	s.mu.Lock()
+	gone := s.destroyed[name]
+	s.mu.Unlock()
+	if gone {
+		return
+	}
+	s.enqueue(statusWrite{connector: name, state: state, trace: runtime.Trace(err), generation: s.gen()})
+}
+
+// PutTask records a task state.
+func (s *statusSink) PutTask(id herder.TaskID, state herder.State, err error) {
+	s.mu.Lock()
+	gone := s.destroyed[id.Connector]
+	s.mu.Unlock()
+	if gone {
+		return
+	}
+	s.enqueue(statusWrite{connector: id.Connector, task: &id, state: state, trace: runtime.Trace(err), generation: s.gen()})
+}
+
+// AddTopic records, once, that a connector used a topic.
+func (s *statusSink) AddTopic(connector, topic string) {
+	k := connector + "\x00" + topic
+	s.mu.Lock()
+	seen := s.topics[k] || s.destroyed[connector]
+	s.topics[k] = true
+	s.mu.Unlock()
+	if seen {
+		return
+	}
+	for _, t := range s.h.statuses.Topics(connector) {
+		if t == topic {
+			return
+		}
+	}
+	s.enqueue(statusWrite{connector: connector, topic: topic})
+}
+
+// destroy drops later updates of a deleted connector and tombstones its
+// status and topic records.
+func (s *statusSink) destroy(name string) {
+	s.mu.Lock()
+	s.destroyed[name] = true
+	for k := range s.topics {
+		if len(k) > len(name) && k[:len(name)+1] == name+"\x00" {
+			delete(s.topics, k)
+		}
+	}
+	s.mu.Unlock()
+	s.tombstoneConnector(name)
+	for _, t := range s.h.statuses.Topics(name) {
+		s.enqueue(statusWrite{connector: name, topic: t, tombstone: true})
+	}
+}
+
+// destroyTask tombstones a task of a deleted connector.
+func (s *statusSink) destroyTask(id herder.TaskID) { s.tombstoneTask(id) }
+
+// revive accepts updates again for a connector (created anew).
+func (s *statusSink) revive(name string) {
+	s.mu.Lock()
+	delete(s.destroyed, name)
+	s.mu.Unlock()
+}
+
+func (s *statusSink) setVersion(name, version string) {
+	s.mu.Lock()
+	s.versions[name] = version
+	s.mu.Unlock()
+}
+
+func (s *statusSink) tombstoneConnector(name string) {
+	s.enqueue(statusWrite{connector: name, tombstone: true})
+}
+
+func (s *statusSink) tombstoneTask(id herder.TaskID) {
+	s.enqueue(statusWrite{connector: id.Connector, task: &id, tombstone: true})
+}
+
+// run writes queued updates until ctx ends.
+func (s *statusSink) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.signal:
+		}
+		for {
+			s.mu.Lock()
+			q := s.queue
+			s.queue = nil
+			s.busy = len(q) > 0
+			s.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, w := range q {
+				s.write(ctx, w)
+			}
+			s.mu.Lock()
+			s.busy = false
+			s.mu.Unlock()
+		}
+	}
+}
+
+// flush waits until the queue is written or timeout passes.
+func (s *statusSink) flush(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		idle := len(s.queue) == 0 && !s.busy
+		s.mu.Unlock()
+		if idle {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *statusSink) write(ctx context.Context, w statusWrite) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st := s.h.statuses
+	s.mu.Lock()
+	version := s.versions[w.connector]
+	s.mu.Unlock()
+	if w.state == herder.StateUnassigned {
+		version = "" // Apache writes null for UNASSIGNED
+	}
+	workerID := s.h.workerID
+	safe := w.state == herder.StateFailed || w.state == herder.StateUnassigned
+	var err error
+	switch {
+	case w.topic != "" && w.tombstone:
+		err = st.DeleteTopic(ctx, w.connector, w.topic)
+	case w.topic != "":
+		err = st.PutTopic(ctx, kafkastore.TopicStatus{Topic: w.topic, Connector: w.connector, DiscoverTimestamp: time.Now().UnixMilli()})
+	case w.task != nil && w.tombstone:
+		if _, ok := st.TaskStatus(*w.task); ok {
+			err = st.DeleteTask(ctx, *w.task)
+		}
+	case w.task != nil:
+		ts := kafkastore.TaskStatus{ID: *w.task, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version}
+		if safe {
+			_, err = st.PutTaskSafe(ctx, ts)
+		} else {
+			err = st.PutTask(ctx, ts)
+		}
+	case w.tombstone:
+		if _, ok := st.ConnectorStatus(w.connector); ok {
+			err = st.DeleteConnector(ctx, w.connector)
+		}
+	default:
+		cs := kafkastore.ConnectorStatus{Name: w.connector, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version}
+		if safe {
+			_, err = st.PutConnectorSafe(ctx, cs)
+		} else {
+			err = st.PutConnector(ctx, cs)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		s.h.logger.Warn("cannot write status", "connector", w.connector, "error", err)
+	}
+}
