@@ -293,6 +293,25 @@ func TestDistributedCluster(t *testing.T) {
 	appendFile(t, in, lines.String())
 	waitLines(t, out, 400)
 
+	// A worker joining again gets a share of the work back.
+	rejoined := time.Now()
+	w3, _ = c.startProcess(t, dir)
+	w3.waitHealthy(t)
+	w3id = strings.TrimPrefix(w3.url, "http://")
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		now, msg := w1.taskWorkers(t, tasks)
+		if now == nil {
+			return false, msg
+		}
+		for _, id := range now {
+			if id == w3id {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint("no task on the new worker: ", now)
+	})
+	t.Logf("a worker joining got tasks and all tasks were RUNNING %v after it started", time.Since(rejoined))
+
 	// Delete through a follower; every worker stops listing it.
 	var dr response
 	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {

@@ -65,8 +65,8 @@ type Herder struct {
 	admin    *kadm.Client
 	http     *http.Client
 
-	inbox   mailbox
-	calls   chan call
+	inbox    mailbox
+	calls    chan call
 	stopped  chan struct{} // closed when the actor loop has ended
 	stopOnce sync.Once
 
