@@ -17,6 +17,7 @@ type TransformChain struct {
 
 type stage struct {
 	alias     string
+	class     string // the transform's Java class name, for DLQ headers
 	transform connect.Transformation
 	sink      connect.SinkTransformation // non-nil when transform needs sink metadata
 	predicate connect.Predicate          // nil: always applies
@@ -64,6 +65,9 @@ func BuildTransformChain(reg *connect.Registry, connConfig map[string]string) (c
 			return chain, fmt.Errorf("plugin %s is not a transformation", connConfig[prefix+"type"])
 		}
 		st := stage{alias: alias, transform: t}
+		if p, ok := reg.Lookup(connConfig[prefix+"type"], connect.KindTransformation); ok {
+			st.class = p.Class
+		}
 		st.sink, _ = t.(connect.SinkTransformation)
 		chain.stages = append(chain.stages, st)
 		if err := t.Configure(pluginProps(connConfig, prefix)); err != nil {
@@ -215,7 +219,7 @@ func (c *TransformChain) apply(rec *connect.Record, sink *connect.SinkRecord) (*
 			rec, err = st.transform.Apply(rec)
 		}
 		if err != nil {
-			return nil, err
+			return nil, &stageError{class: st.class, err: err}
 		}
 		if rec == nil {
 			return nil, nil
@@ -223,6 +227,17 @@ func (c *TransformChain) apply(rec *connect.Record, sink *connect.SinkRecord) (*
 	}
 	return rec, nil
 }
+
+// stageError names the transform that failed (task.PluginClassError) while
+// keeping the transform's own message and error chain.
+type stageError struct {
+	class string
+	err   error
+}
+
+func (e *stageError) Error() string       { return e.err.Error() }
+func (e *stageError) Unwrap() error       { return e.err }
+func (e *stageError) PluginClass() string { return e.class }
 
 // Len is the number of transformation stages.
 func (c *TransformChain) Len() int { return len(c.stages) }

@@ -137,6 +137,13 @@ func SourceDef() *connect.ConfigDef {
 		Importance: connect.Medium, Doc: "Where transactions begin and end when exactly-once is enabled.", Group: groupExactlyOnce, OrderInGroup: 2, Width: connect.WidthShort, DisplayName: "Transaction Boundary"})
 	d.Define(connect.ConfigKey{Name: KeyTxnInterval, Type: connect.TypeLong, Default: nil, Validator: connect.AtLeast(0),
 		Importance: connect.Low, Doc: "Transaction length in milliseconds with transaction.boundary=interval.", Group: groupExactlyOnce, OrderInGroup: 3, Width: connect.WidthShort, DisplayName: "Transaction boundary interval"})
+	// Ferry extension: Apache's dead letter queue exists for sinks only.
+	d.Define(connect.ConfigKey{Name: KeyDLQTopic, Type: connect.TypeString, Default: "",
+		Importance: connect.Medium, Doc: "Ferry extension: topic receiving source records that failed conversion or transformation under errors.tolerance=all, as JSON with context headers; empty disables it.", Group: groupErrors, OrderInGroup: 6, Width: connect.WidthMedium, DisplayName: "Dead Letter Queue Topic Name"})
+	d.Define(connect.ConfigKey{Name: KeyDLQReplication, Type: connect.TypeShort, Default: int16(3),
+		Importance: connect.Medium, Doc: "Ferry extension: replication factor used when the source dead letter queue topic is created.", Group: groupErrors, OrderInGroup: 7, Width: connect.WidthMedium, DisplayName: "Dead Letter Queue Topic Replication Factor"})
+	d.Define(connect.ConfigKey{Name: KeyDLQContextHdrs, Type: connect.TypeBoolean, Default: false,
+		Importance: connect.Medium, Doc: "Ferry extension: add headers describing the failure to source records sent to the dead letter queue.", Group: groupErrors, OrderInGroup: 8, Width: connect.WidthMedium, DisplayName: "Enable Error Context Headers"})
 	d.Define(connect.ConfigKey{Name: KeyOffsetsTopic, Type: connect.TypeString, Default: nil,
 		Importance: connect.Low, Doc: "A separate offsets topic for this connector.", Group: groupOffsetsTopic, OrderInGroup: 1, Width: connect.WidthLong, DisplayName: "Offsets topic"})
 	return d
