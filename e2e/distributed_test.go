@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -359,4 +361,126 @@ func waitLines(t *testing.T, path string, n int) {
 		}
 		return true, ""
 	})
+}
+
+// startApacheDistributed runs Apache's ConnectDistributed with props; the
+// returned function stops it with SIGTERM (a clean shutdown that flushes
+// offsets and leaves the group) and waits for it to exit.
+func startApacheDistributed(t *testing.T, lib, dir string, props map[string]string) func() {
+	t.Helper()
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
+	}
+	path := filepath.Join(dir, "apache-worker.properties")
+	writeFile(t, path, b.String())
+	log4j, err := filepath.Abs("../scripts/testbed/log4j2-quiet.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(javaBin(), "-Xmx512m", "-Dlog4j2.configurationFile="+log4j,
+		"-cp", filepath.Join(lib, "*"), "org.apache.kafka.connect.cli.ConnectDistributed", path)
+	cmd.Dir = dir
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("Apache Connect log:\n%s", out.String())
+		}
+	})
+	return stop
+}
+
+// TestDistributedTakeoverFromApache stops an Apache Connect 4.1.1
+// distributed worker in the middle of a FileStreamSource's file and starts
+// Ferry on the same group and topics: the connector comes back RUNNING and
+// continues from the offset Apache stored, without re-reading or skipping
+// a line.
+func TestDistributedTakeoverFromApache(t *testing.T) {
+	lib := connectLib(t)
+	c := newCluster(t)
+	dir := t.TempDir()
+	topic := testbed.UniqueName(t, "takeover")
+	testbed.CreateTopic(t, c.bootstrap, topic, 1)
+	in := filepath.Join(dir, "in.txt")
+	var lines strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	writeFile(t, in, lines.String())
+
+	port := testbed.FreePort(t)
+	props := maps.Clone(c.props)
+	props["listeners"] = fmt.Sprintf("http://127.0.0.1:%d", port)
+	props["plugin.discovery"] = "service_load"
+	delete(props, "topic.tracking.enable")
+	stopApache := startApacheDistributed(t, lib, dir, props)
+	apache := &worker{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	conf := map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": topic}
+	testbed.WaitFor(t, 90*time.Second, 250*time.Millisecond, func() (bool, string) {
+		code, err := httpGet(apache.url + "/")
+		if err != nil || code != 200 {
+			return false, fmt.Sprint("Apache REST: ", code, err)
+		}
+		r := apache.call(t, "PUT", "/connectors/src/config", conf)
+		return r.status == 201 || r.status == 200, string(r.body)
+	})
+	apache.waitState(t, "src", "RUNNING", 1)
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		n := endOffset(t, c.bootstrap, topic)
+		return n == 500, fmt.Sprint(n, " records")
+	})
+	// Wait until Apache committed the offset of the last line.
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		r := apache.call(t, "GET", "/connectors/src/offsets", nil)
+		return strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, len(lines.String()))), string(r.body)
+	})
+	stopApache()
+
+	lines.Reset()
+	for i := 500; i < 800; i++ {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	appendFile(t, in, lines.String())
+
+	started := time.Now()
+	f := c.startInProcess(t, "ferry")
+	f.waitHealthy(t)
+	f.waitState(t, "src", "RUNNING", 1)
+	t.Logf("Ferry took over the Apache connector, RUNNING %v after start", time.Since(started))
+	r := f.call(t, "GET", "/connectors/src/config", nil)
+	expectStatus(t, r, 200)
+	if got := r.object(t); got["file"] != in || got["topic"] != topic || got["name"] != "src" {
+		t.Errorf("config after takeover: %s", r.body)
+	}
+	recs := testbed.ConsumeN(t, c.bootstrap, topic, 800, 60*time.Second)
+	for i, rec := range recs {
+		if want := fmt.Sprintf(`"payload":"line-%04d"`, i); !strings.Contains(string(rec.Value), want) {
+			t.Fatalf("record %d is %s, want %s", i, rec.Value, want)
+		}
+	}
+	// Nothing beyond the 800 lines (no line read twice).
+	if n := endOffset(t, c.bootstrap, topic); n != 800 {
+		t.Fatalf("topic holds %d records, want 800", n)
+	}
 }
