@@ -21,7 +21,14 @@ type RegexRouter struct {
 	noClose
 	re   *javaRegex
 	repl *replacement
+	// routed memoises topic → new topic: records of a task mostly share
+	// a few topics, and the regex is the costly part. A chain belongs to
+	// one task goroutine, so no lock is needed.
+	routed map[string]string
 }
+
+// maxRouted bounds the memo for tasks that see very many topics.
+const maxRouted = 1024
 
 // Configure implements connect.Transformation.
 func (t *RegexRouter) Configure(props map[string]string) error {
@@ -38,12 +45,23 @@ func (t *RegexRouter) Configure(props map[string]string) error {
 
 // Apply implements connect.Transformation.
 func (t *RegexRouter) Apply(rec *connect.Record) (*connect.Record, error) {
-	if !t.re.full.MatchString(rec.Topic) {
-		return rec, nil
+	topic, ok := t.routed[rec.Topic]
+	if !ok {
+		if !t.re.full.MatchString(rec.Topic) {
+			topic = rec.Topic
+		} else {
+			var err error
+			if topic, err = t.re.replaceFirst(rec.Topic, t.repl); err != nil {
+				return nil, connect.NewDataError("", err)
+			}
+		}
+		if t.routed == nil || len(t.routed) >= maxRouted {
+			t.routed = make(map[string]string)
+		}
+		t.routed[rec.Topic] = topic
 	}
-	topic, err := t.re.replaceFirst(rec.Topic, t.repl)
-	if err != nil {
-		return nil, connect.NewDataError("", err)
+	if topic == rec.Topic {
+		return rec, nil
 	}
 	out := *rec
 	out.Topic = topic
