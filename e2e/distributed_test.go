@@ -483,4 +483,28 @@ func TestDistributedTakeoverFromApache(t *testing.T) {
 	if n := endOffset(t, c.bootstrap, topic); n != 800 {
 		t.Fatalf("topic holds %d records, want 800", n)
 	}
+
+	// And back: Apache picks up where Ferry left off.
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		r := f.call(t, "GET", "/connectors/src/offsets", nil)
+		return strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, 800*len("line-0000\n"))), string(r.body)
+	})
+	f.stop()
+	lines.Reset()
+	for i := 800; i < 1000; i++ {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	appendFile(t, in, lines.String())
+	startApacheDistributed(t, lib, dir, props)
+	waitHTTP(t, apache.url)
+	apache.waitState(t, "src", "RUNNING", 1)
+	recs = testbed.ConsumeN(t, c.bootstrap, topic, 1000, 90*time.Second)
+	for i, rec := range recs {
+		if want := fmt.Sprintf(`"payload":"line-%04d"`, i); !strings.Contains(string(rec.Value), want) {
+			t.Fatalf("record %d is %s, want %s", i, rec.Value, want)
+		}
+	}
+	if n := endOffset(t, c.bootstrap, topic); n != 1000 {
+		t.Fatalf("topic holds %d records, want 1000", n)
+	}
 }
