@@ -363,3 +363,32 @@ func mergeMaps(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TestTransformChainValidation: a bad transform chain is rejected on create
+// with a 400 that names the key, instead of failing a task later.
+func TestTransformChainValidation(t *testing.T) {
+	t.Parallel()
+	w := startWorker(t, nil)
+	base := map[string]string{"connector.class": "FileStreamSource", "topic": "t", "file": filepath.Join(w.dir, "in.txt")}
+	cases := []struct {
+		name  string
+		extra map[string]string
+		msg   string
+	}{
+		{"missing type", map[string]string{"transforms": "a"}, `Missing required configuration "transforms.a.type"`},
+		{"unknown class", map[string]string{"transforms": "a", "transforms.a.type": "com.example.Nope"}, "transforms.a.type"},
+		{"bad regex", map[string]string{"transforms": "a", "transforms.a.type": "org.apache.kafka.connect.transforms.RegexRouter", "transforms.a.regex": "(", "transforms.a.replacement": "x"}, "transforms.a.regex"},
+		{"unknown predicate", map[string]string{"transforms": "a", "transforms.a.type": "org.apache.kafka.connect.transforms.Filter", "transforms.a.predicate": "nope"}, "transforms.a.predicate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expectError(t, w.call(t, "PUT", "/connectors/chain/config", mergeMaps(base, c.extra)), 400, c.msg)
+		})
+	}
+	r := w.call(t, "GET", "/connector-plugins?connectorsOnly=false", nil)
+	for _, class := range []string{"org.apache.kafka.connect.transforms.RegexRouter", "org.apache.kafka.connect.transforms.InsertField$Value", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"} {
+		if !strings.Contains(string(r.body), `"class":"`+class+`"`) {
+			t.Errorf("%s not listed: %s", class, r.body)
+		}
+	}
+}

@@ -77,6 +77,11 @@ func ValidateConnectorConfig(reg *connect.Registry, config map[string]string) (*
 		sinkChecks(config, extra)
 	}
 	transformChecks(config, extra)
+	// Configure each transform and predicate now: Apache only finds these
+	// problems when a task starts; Ferry reports them on create.
+	for k, errs := range ValidateTransformConfigs(reg, config) {
+		extra[k] = append(extra[k], errs...)
+	}
 	if cv, ok := plugin.New().(connect.ConfigValidator); ok {
 		for k, errs := range cv.ValidateConfig(config) {
 			extra[k] = append(extra[k], errs...)
