@@ -144,8 +144,18 @@ func (w *worker) taskWorkers(t *testing.T, tasks map[string]int) (map[string]str
 	return out, ""
 }
 
+// TestDistributedCluster runs three workers (two in this process, one a
+// child process that is killed with SIGKILL) with the cooperative and the
+// eager group protocol.
 func TestDistributedCluster(t *testing.T) {
+	for _, protocol := range []string{"sessioned", "eager"} {
+		t.Run(protocol, func(t *testing.T) { testCluster(t, protocol) })
+	}
+}
+
+func testCluster(t *testing.T, protocol string) {
 	c := newCluster(t)
+	c.props["connect.protocol"] = protocol
 	dir := t.TempDir()
 	topic := testbed.UniqueName(t, "dist-data")
 	testbed.CreateTopic(t, c.bootstrap, topic, 3)
