@@ -136,6 +136,31 @@ func TestSingleWorker(t *testing.T) {
 		}
 		return true, ""
 	})
+	plan, err := h.RestartConnectorAndTasks(ctx, "sink", true, false)
+	if err != nil || plan.Connector.State != herder.StateRestarting || len(plan.Tasks) != 2 || plan.Tasks[1].State != herder.StateRestarting {
+		t.Fatalf("restart plan %+v, %v", plan, err)
+	}
+	if err := h.RestartTask(ctx, herder.TaskID{Connector: "sink", Task: 1}); err != nil {
+		t.Errorf("task restart: %v", err)
+	}
+	if err := h.RestartTask(ctx, herder.TaskID{Connector: "sink", Task: 5}); code(err) != http.StatusNotFound {
+		t.Errorf("restart of an unknown task: %v", err)
+	}
+	if err := h.RestartConnector(ctx, "sink"); err != nil {
+		t.Errorf("connector restart: %v", err)
+	}
+	testbed.WaitFor(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		st, err := h.ConnectorStatus(ctx, "sink")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, ts := range st.Tasks {
+			if ts.State != herder.StateRunning {
+				return false, string(ts.State)
+			}
+		}
+		return st.Connector.State == herder.StateRunning, string(st.Connector.State)
+	})
 	if _, err := h.ResetConnectorOffsets(ctx, "sink"); code(err) != http.StatusBadRequest {
 		t.Errorf("offsets reset of a running connector: %v", err)
 	}
