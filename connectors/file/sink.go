@@ -12,7 +12,7 @@ import (
 	"github.com/ferryhq/ferry/connect"
 )
 
-const writeBufferSize = 256 << 10
+const writeBufferSize = 64 << 10
 
 // SinkPlugin describes the FileStreamSink connector.
 func SinkPlugin() connect.Plugin {

@@ -52,7 +52,7 @@ const (
 
 // Tuning. The idle wait is copied into each task, where tests shorten it.
 const (
-	readBufferSize = 256 << 10
+	readBufferSize = 64 << 10
 	idleWait       = time.Second
 )
 
