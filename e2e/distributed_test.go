@@ -324,6 +324,17 @@ func testCluster(t *testing.T, protocol string) {
 	})
 	t.Logf("a worker joining got tasks and all tasks were RUNNING %v after it started", time.Since(rejoined))
 
+	// A config update through any worker restarts the connector where it
+	// runs; its new task configs are committed and the extra task's status
+	// is removed.
+	var pr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		pr = w2.call(t, "PATCH", "/connectors/sink2/config", map[string]string{"tasks.max": "2"})
+		return pr.status != 409, string(pr.body)
+	})
+	expectStatus(t, pr, 200)
+	w1.waitState(t, "sink2", "RUNNING", 2)
+
 	// Delete through a follower; every worker stops listing it.
 	var dr response
 	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
