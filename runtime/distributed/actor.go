@@ -18,10 +18,11 @@ import (
 type eventKind int
 
 const (
-	evConfig      eventKind = iota // the config topic changed
-	evAssigned                     // a rebalance completed
-	evReconfigure                  // a connector asked for new task configs
-	evRestart                      // a restart request record was read
+	evConfig        eventKind = iota // the config topic changed
+	evAssigned                       // a rebalance completed
+	evReconfigure                    // a connector asked for new task configs
+	evRestart                        // a restart request record was read
+	evPublishFailed                  // task configs could not reach the leader
 )
 
 type event struct {
@@ -164,6 +165,8 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 			reconfig = append(reconfig, e.connector)
 		case evRestart:
 			restarts = append(restarts, e.restart)
+		case evPublishFailed:
+			h.st.retry[e.connector] = time.Now().Add(time.Second)
 		}
 	}
 	if configChanged {
@@ -427,7 +430,7 @@ func (h *Herder) publishTaskConfigs(ctx context.Context, name string, configs []
 		defer h.bg.Done()
 		if err := h.postTaskConfigs(ctx, leader, name, configs, key, sessioned); err != nil {
 			h.logger.Warn("cannot send task configs to the leader; will retry", "connector", name, "leader", leader, "error", err)
-			h.inbox.push(event{kind: evReconfigure, connector: name})
+			h.inbox.push(event{kind: evPublishFailed, connector: name})
 		}
 	}()
 }

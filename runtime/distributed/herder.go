@@ -216,10 +216,13 @@ func (h *Herder) Run(ctx context.Context) error {
 
 	// Stop the work first, then leave the group so the others take it over.
 	h.worker.Close()
+	for name := range h.st.conns { // the actor has ended: st is ours now
+		h.sink.PutConnector(name, herder.StateUnassigned, nil)
+	}
 	h.bg.Wait()
+	h.sink.flush(5 * time.Second)
 	stopMember()
 	merr := <-memberDone
-	h.sink.flush(5 * time.Second)
 	stopSink()
 	<-sinkDone
 	return errors.Join(loopErr, merr)
