@@ -161,9 +161,12 @@ func testCluster(t *testing.T, protocol string) {
 	testbed.CreateTopic(t, c.bootstrap, topic, 3)
 
 	start := time.Now()
+	// The child process joins first and so leads the group: killing it
+	// later also shows a new leader taking over the writes.
+	w3, p3 := c.startProcess(t, dir)
+	w3.waitHealthy(t)
 	w1 := c.startInProcess(t, "w1")
 	w2 := c.startInProcess(t, "w2")
-	w3, p3 := c.startProcess(t, dir)
 	workers := []*worker{w1, w2, w3}
 	for _, w := range workers {
 		w.waitHealthy(t)
@@ -266,8 +269,9 @@ func testCluster(t *testing.T, protocol string) {
 	}
 	w1.waitState(t, "sink", "RUNNING", 3)
 
-	// Kill the worker process (no LeaveGroup): its work moves to the others
-	// once the coordinator expires its session.
+	// Kill the worker process, the leader (no LeaveGroup): its work moves
+	// to the others once the coordinator expires its session, and one of
+	// them becomes the leader.
 	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
 		var msg string
 		owners, msg = w1.taskWorkers(t, tasks)
