@@ -28,6 +28,7 @@ const (
 	headerSignature = "X-Connect-Authorization"
 	headerAlgorithm = "X-Connect-Request-Signature-Algorithm"
 	hmacSHA256      = "HmacSHA256"
+	msgNoKey        = "This worker is still starting up and has not been able to read a session key from the config topic yet"
 )
 
 var _ rest.InternalHerder = (*Herder)(nil)
@@ -93,7 +94,12 @@ func (h *Herder) rotateSessionKey(ctx context.Context, snap *kafkastore.Snapshot
 // verify checks an internal request's signature when the group uses the
 // sessioned protocol.
 func (h *Herder) verify(sig rest.InternalSignature) error {
-	if h.member == nil || h.member.Protocol() != group.ProtocolSessioned {
+	// ready is set by the actor after the member exists (and orders the
+	// read of h.member after its write).
+	if !h.ready.Load() {
+		return &herder.Error{Code: http.StatusServiceUnavailable, Message: msgNoKey}
+	}
+	if h.member.Protocol() != group.ProtocolSessioned {
 		return nil
 	}
 	if sig.Signature == "" || sig.Algorithm == "" {
@@ -110,7 +116,7 @@ func (h *Herder) verify(sig rest.InternalSignature) error {
 	}
 	k := h.currentSessionKey()
 	if k == nil {
-		return &herder.Error{Code: http.StatusServiceUnavailable, Message: "This worker is still starting up and has not been able to read a session key from the config topic yet"}
+		return &herder.Error{Code: http.StatusServiceUnavailable, Message: msgNoKey}
 	}
 	want := sign(k.Key, sig.Body)
 	if !hmac.Equal([]byte(want), []byte(sig.Signature)) {
