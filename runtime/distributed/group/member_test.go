@@ -24,6 +24,7 @@ type fakeHerder struct {
 	running map[string]bool // "c" for connectors, "c/n" for tasks
 	last    Rebalanced
 	rounds  int
+	delays  map[time.Duration]bool // every delay seen
 }
 
 func (h *fakeHerder) OnRevoked(_ string, connectors []string, tasks []TaskID) {
@@ -41,6 +42,9 @@ func (h *fakeHerder) OnAssigned(r Rebalanced) {
 	h.mu.Lock()
 	h.last = r
 	h.rounds++
+	if h.delays != nil {
+		h.delays[r.Delay] = true
+	}
 	if r.Error == NoError {
 		// Eager assignments are complete; cooperative ones were merged by the member.
 		h.running = map[string]bool{}
@@ -97,6 +101,7 @@ type worker struct {
 	name   string
 	member *Member
 	herder *fakeHerder
+	client *kgo.Client
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run returned, with its error in err
 	err    error
@@ -117,7 +122,7 @@ func startWorker(t *testing.T, bootstrap, group, name string, mode Mode, cfgs *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHerder{running: map[string]bool{}}
+	h := &fakeHerder{running: map[string]bool{}, delays: map[time.Duration]bool{}}
 	m, err := New(Config{
 		Client: cl, GroupID: group, URL: "http://" + name + ":8083/", Mode: mode,
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 15 * time.Second, HeartbeatInterval: time.Second,
@@ -129,7 +134,7 @@ func startWorker(t *testing.T, bootstrap, group, name string, mode Mode, cfgs *c
 	}
 	h.member = m
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{name: name, member: m, herder: h, cancel: cancel, done: make(chan struct{})}
+	w := &worker{name: name, member: m, herder: h, client: cl, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		w.err = m.Run(ctx)
@@ -261,6 +266,38 @@ func TestMemberGroupLifecycle(t *testing.T) {
 		w.member.RequestRejoin()
 	}
 	waitFor(t, 60*time.Second, func() string { return converged(all, cfgs.get(), true) })
+}
+
+func TestMemberCrashHeldForScheduledDelay(t *testing.T) {
+	bootstrap := testbed.Kafka(t)
+	group := testbed.UniqueName(t, "connect")
+	cfgs := &configs{snap: snapshotOf(4, 6, 2)}
+	const maxDelay = 3 * time.Second
+	var ws []*worker
+	for i := range 3 {
+		ws = append(ws, startWorker(t, bootstrap, group, fmt.Sprintf("w%d", i+1), ModeSessioned, cfgs, maxDelay))
+	}
+	waitFor(t, 90*time.Second, func() string { return converged(ws, cfgs.get(), true) })
+
+	// A follower dies without leaving: closing its client first makes the
+	// LeaveGroup on the way out fail, so the coordinator notices only after the
+	// session timeout. The leader (which remembers the previous round; a new
+	// leader would not) holds the lost work for the scheduled delay, and the
+	// members rejoin by themselves when it expires.
+	victim := slices.IndexFunc(ws, func(w *worker) bool { return !w.member.IsLeader() })
+	ws[victim].client.Close()
+	ws[victim].cancel()
+	<-ws[victim].done
+	rest := slices.Delete(slices.Clone(ws), victim, victim+1)
+	waitFor(t, 90*time.Second, func() string { return converged(rest, cfgs.get(), true) })
+	for _, w := range rest {
+		w.herder.mu.Lock()
+		held := w.herder.delays[maxDelay] || len(w.herder.delays) > 1
+		w.herder.mu.Unlock()
+		if !held {
+			t.Errorf("%s never saw a scheduled delay", w.name)
+		}
+	}
 }
 
 func TestMemberEagerAndMixedGroups(t *testing.T) {
