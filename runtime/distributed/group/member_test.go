@@ -118,6 +118,11 @@ func (w *worker) stop(t *testing.T) {
 
 func startWorker(t *testing.T, bootstrap, group, name string, mode Mode, cfgs *configs, maxDelay time.Duration) *worker {
 	t.Helper()
+	return startWorkerWith(t, bootstrap, group, name, mode, cfgs.get, maxDelay)
+}
+
+func startWorkerWith(t *testing.T, bootstrap, group, name string, mode Mode, snapshot func() Snapshot, maxDelay time.Duration) *worker {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +131,7 @@ func startWorker(t *testing.T, bootstrap, group, name string, mode Mode, cfgs *c
 	m, err := New(Config{
 		Client: cl, GroupID: group, URL: "http://" + name + ":8083/", Mode: mode,
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 15 * time.Second, HeartbeatInterval: time.Second,
-		MaxDelay: maxDelay, Snapshot: cfgs.get, Listener: h,
+		MaxDelay: maxDelay, Snapshot: snapshot, Listener: h,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
