@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -126,14 +128,17 @@ func (a *OffsetsAPI) Reset(ctx context.Context, name string, config map[string]s
 		if err != nil {
 			return "", err
 		}
-		resp, err := a.Admin.DeleteGroups(ctx, SinkGroupID(config))
-		if err == nil {
-			for _, r := range resp {
-				if r.Err != nil && r.Err != kerr.GroupIDNotFound {
-					err = r.Err
+		err = retryWhileGroupBusy(ctx, func() error {
+			resp, err := a.Admin.DeleteGroups(ctx, SinkGroupID(config))
+			if err == nil {
+				for _, r := range resp {
+					if r.Err != nil && r.Err != kerr.GroupIDNotFound {
+						err = r.Err
+					}
 				}
 			}
-		}
+			return err
+		})
 		if err != nil {
 			return "", herder.Internal(err, "Failed to reset consumer group offsets for connector %s either because its tasks haven't stopped completely yet or the connector was resumed before the request to reset its offsets could be successfully completed. If the connector is in a stopped state, this operation can be safely retried. If it doesn't eventually succeed, the Connect cluster may need to be restarted to get rid of the zombie sink tasks.", name)
 		}
@@ -260,10 +265,13 @@ func (a *OffsetsAPI) applySinkOffsets(ctx context.Context, name, group string, t
 		return herder.Internal(err, "Failed to alter consumer group offsets for connector %s either because its tasks haven't stopped completely yet or the connector was resumed before the request to alter its offsets could be successfully completed. If the connector is in a stopped state, this operation can be safely retried. If it doesn't eventually succeed, the Connect cluster may need to be restarted to get rid of the zombie sink tasks.", name)
 	}
 	if len(commit) > 0 {
-		resp, err := a.Admin.CommitOffsets(ctx, group, commit)
-		if err == nil {
-			err = resp.Error()
-		}
+		err := retryWhileGroupBusy(ctx, func() error {
+			resp, err := a.Admin.CommitOffsets(ctx, group, commit)
+			if err == nil {
+				err = resp.Error()
+			}
+			return err
+		})
 		if err != nil {
 			return fail(err)
 		}
@@ -334,4 +342,27 @@ func (a *OffsetsAPI) Lag(ctx context.Context, name string, config map[string]str
 		return a.Partition < b.Partition
 	})
 	return out, nil
+}
+
+// retryWhileGroupBusy retries fn for a few seconds while the broker still
+// counts members in the sink's group: a just-stopped task's LeaveGroup may
+// not have reached the coordinator yet.
+func retryWhileGroupBusy(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	backoff := 50 * time.Millisecond
+	for {
+		err := fn()
+		if !errors.Is(err, kerr.NonEmptyGroup) && !errors.Is(err, kerr.UnknownMemberID) && !errors.Is(err, kerr.RebalanceInProgress) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
