@@ -43,6 +43,7 @@ type options struct {
 	workloads   string
 	systems     string
 	heap        string
+	clusterHeap string
 	flushMS     int
 	idle        time.Duration
 	startupReps int
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.workloads, "workloads", "all", "comma-separated workload names, or all; -list shows them")
 	flag.StringVar(&o.systems, "systems", "apache,ferry", "systems to run: apache, ferry or both")
 	flag.StringVar(&o.heap, "heap", "-Xms256m -Xmx2G", "JVM heap flags for Apache's worker (connect-standalone.sh's default)")
+	flag.StringVar(&o.clusterHeap, "cluster-heap", "-Xms256m -Xmx512m", "JVM heap flags for each of Apache's three distributed workers in the rebalance workload")
 	flag.IntVar(&o.flushMS, "flush-ms", 10000, "offset.flush.interval.ms for both workers")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "how long the idle workload waits before sampling memory")
 	flag.IntVar(&o.startupReps, "startup-reps", 3, "start-ups per system in the start-up workload (the median is reported)")
@@ -113,7 +115,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 			if _, err := os.Stat(filepath.Join(o.connectLib, "connect-runtime-4.1.1.jar")); err != nil {
 				return fmt.Errorf("no Apache Kafka Connect jars in %s (run scripts/testbed.sh install): %w", o.connectLib, err)
 			}
-			systems = append(systems, apacheSystem(o.java, strings.Fields(o.heap), log4j, o.connectLib))
+			systems = append(systems, apacheSystem(o.java, strings.Fields(o.heap), strings.Fields(o.clusterHeap), log4j, o.connectLib))
 		case "ferry":
 			bin, err := filepath.Abs(o.ferryBin)
 			if err != nil {

@@ -29,6 +29,13 @@ type result struct {
 	StartToRESTSeconds    float64   `json:"start_to_rest_seconds,omitempty"`
 	StartToRunningSeconds float64   `json:"start_to_running_seconds,omitempty"`
 	StartupSamples        []float64 `json:"startup_samples_seconds,omitempty"`
+	// The rebalance workload: kill -9 → every connector and task of the killed worker
+	// RUNNING on another; restart of the killed worker → its REST API answers, and →
+	// it runs a connector or task again; each member's figures before the kill.
+	FailoverSeconds   float64         `json:"failover_seconds,omitempty"`
+	RejoinRESTSeconds float64         `json:"rejoin_rest_seconds,omitempty"`
+	RejoinSeconds     float64         `json:"rejoin_seconds,omitempty"`
+	Cluster           []clusterSample `json:"cluster,omitempty"`
 }
 
 // limitResult is a plain franz-go client's rate on the bench's broker.
@@ -210,6 +217,13 @@ func (w *workloadResult) cells() []string {
 		return fmt.Sprintf("%.1f", r.CPUSeconds)
 	}
 	start := func(r *result) string {
+		if w.Kind == "rebalance" {
+			// This row's time is kill -9 → RUNNING elsewhere.
+			if r == nil || r.FailoverSeconds == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f", r.FailoverSeconds)
+		}
 		if r == nil || r.Status == statusNA || r.StartToRunningSeconds == 0 {
 			return "—"
 		}
@@ -258,6 +272,7 @@ func (r *report) textTable() string {
 			b.WriteString("  - " + n + "\n")
 		}
 	}
+	b.WriteString(r.clusterMarkdown())
 	b.WriteString("\nTargets:\n")
 	for _, t := range r.Targets {
 		b.WriteString("  " + mark(t.Met) + " " + t.Goal + ": " + t.Actual + "\n")
@@ -300,13 +315,15 @@ func (r *report) markdown() string {
 		b.WriteString("| " + strings.Join(c, " | ") + " |\n")
 	}
 	b.WriteString("\nLimit rows give the plain franz-go client's rate in the Apache column. " +
-		"RSS is the peak (VmHWM) except in the idle row, where it is VmRSS after idling.\n")
+		"RSS is the peak (VmHWM) except in the idle row, where it is VmRSS after idling. " +
+		"In the rebalance row RSS and CPU are the mean per worker before the kill, and the last column is kill -9 → RUNNING elsewhere.\n")
 	if notes := r.notes(); len(notes) > 0 {
 		b.WriteString("\nNotes:\n\n")
 		for _, n := range notes {
 			b.WriteString("- " + n + "\n")
 		}
 	}
+	b.WriteString(r.clusterMarkdown())
 	b.WriteString("\n## Targets\n\n| Goal | This run | Met |\n| --- | --- | --- |\n")
 	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Goal, t.Actual, mark(t.Met))
@@ -321,6 +338,40 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.0f | %s |\n", m.Package, m.Name,
 				commas(m.NsPerOp), mb, m.BytesPerOp, m.AllocsPerOp, m.Extra)
 		}
+	}
+	return b.String()
+}
+
+// clusterMarkdown details the rebalance workload: the times and each member's
+// memory and CPU, or nothing when it did not run.
+func (r *report) clusterMarkdown() string {
+	w := r.find("rebalance")
+	if w == nil || w.Kind != "rebalance" {
+		return ""
+	}
+	var b strings.Builder
+	secs := func(v float64) string {
+		if v == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	mib := func(v int64) string { return fmt.Sprintf("%.0f", float64(v)/(1<<20)) }
+	for _, res := range []*result{w.Apache, w.Ferry} {
+		if res == nil || res.Status == statusNA || len(res.Cluster) == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n## Rebalance: 3-worker cluster, 6 FileStream sources\n\n" +
+				"| System | cluster start → all RUNNING s | kill -9 → RUNNING elsewhere s | restart → REST s | restart → runs work again s | " +
+				"per worker: connectors+tasks, RSS MiB (peak), CPU s |\n| --- | --- | --- | --- | --- | --- |\n")
+		}
+		var per []string
+		for _, c := range res.Cluster {
+			per = append(per, fmt.Sprintf("%d, %s (%s), %.1f", c.Owned, mib(c.RSSBytes), mib(c.PeakRSSBytes), c.CPUSeconds))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", res.System, secs(res.StartToRunningSeconds),
+			secs(res.FailoverSeconds), secs(res.RejoinRESTSeconds), secs(res.RejoinSeconds), strings.Join(per, "; "))
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,11 +15,14 @@ import (
 	"time"
 )
 
-// system knows how to start one Connect implementation in standalone mode.
+// system knows how to start one Connect implementation in standalone and in
+// distributed mode.
 type system struct {
 	name string // "apache" or "ferry"
 	// argv returns the command line for a standalone worker with the given files.
 	argv func(workerFile string, connectorFiles []string) []string
+	// distArgv returns the command line for one worker of a distributed cluster.
+	distArgv func(workerFile string) []string
 }
 
 // jvmPerfOpts are kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS, so Apache runs the
@@ -27,21 +31,31 @@ var jvmPerfOpts = []string{"-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
 	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
 	"-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"}
 
-func apacheSystem(java string, heap []string, log4j, connectLib string) system {
-	return system{name: "apache", argv: func(workerFile string, conns []string) []string {
+// apacheSystem runs Apache's workers: standalone ones with heap, the workers of a
+// distributed cluster with clusterHeap (three JVMs share the machine).
+func apacheSystem(java string, heap, clusterHeap []string, log4j, connectLib string) system {
+	jvm := func(heap []string, main string) []string {
 		a := []string{java}
 		a = append(a, heap...)
 		a = append(a, jvmPerfOpts...)
-		a = append(a, "-Dlog4j2.configurationFile="+log4j, "-cp", filepath.Join(connectLib, "*"),
-			"org.apache.kafka.connect.cli.ConnectStandalone", workerFile)
-		return append(a, conns...)
-	}}
+		return append(a, "-Dlog4j2.configurationFile="+log4j, "-cp", filepath.Join(connectLib, "*"), main)
+	}
+	return system{name: "apache",
+		argv: func(workerFile string, conns []string) []string {
+			a := append(jvm(heap, "org.apache.kafka.connect.cli.ConnectStandalone"), workerFile)
+			return append(a, conns...)
+		},
+		distArgv: func(workerFile string) []string {
+			return append(jvm(clusterHeap, "org.apache.kafka.connect.cli.ConnectDistributed"), workerFile)
+		}}
 }
 
 func ferrySystem(bin string) system {
-	return system{name: "ferry", argv: func(workerFile string, conns []string) []string {
-		return append([]string{bin, "standalone", workerFile}, conns...)
-	}}
+	return system{name: "ferry",
+		argv: func(workerFile string, conns []string) []string {
+			return append([]string{bin, "standalone", workerFile}, conns...)
+		},
+		distArgv: func(workerFile string) []string { return []string{bin, "distributed", workerFile} }}
 }
 
 // writeProps writes a Java properties file with sorted keys.
@@ -105,13 +119,15 @@ func (c *restClient) get(ctx context.Context, path string, into any) (int, error
 
 type connectorStatus struct {
 	Connector struct {
-		State string `json:"state"`
-		Trace string `json:"trace"`
+		State    string `json:"state"`
+		WorkerID string `json:"worker_id"`
+		Trace    string `json:"trace"`
 	} `json:"connector"`
 	Tasks []struct {
-		ID    int    `json:"id"`
-		State string `json:"state"`
-		Trace string `json:"trace"`
+		ID       int    `json:"id"`
+		State    string `json:"state"`
+		WorkerID string `json:"worker_id"`
+		Trace    string `json:"trace"`
 	} `json:"tasks"`
 }
 
@@ -135,6 +151,26 @@ func (s *connectorStatus) running() (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// post sends body as JSON and returns the status code and the response body.
+func (c *restClient) post(ctx context.Context, path string, body any) (int, []byte, error) {
+	js, err := json.Marshal(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(js))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 func firstLine(s string) string {

@@ -41,8 +41,8 @@ func allWorkloads() []workload {
 			needs: "needs PostgreSQL in the bench, Debezium's JDBC sink jars on Apache's classpath and a JDBC sink in Ferry"},
 		{name: "idle-10", title: "idle, 10 connectors (RSS after idling)", kind: "idle", run: idleTen},
 		{name: "startup", title: "start-up, 1 FileStream source", kind: "startup", run: startup},
-		{name: "rebalance", title: "3-worker cluster, kill -9 → tasks RUNNING elsewhere", kind: "pending",
-			needs: "needs distributed mode in Ferry; the Apache side is not scripted yet"},
+		{name: "rebalance", title: "3-worker cluster, kill -9 → tasks RUNNING elsewhere", kind: "rebalance",
+			run: rebalance},
 	}
 }
 
