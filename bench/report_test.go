@@ -58,3 +58,29 @@ func TestLineCounterFollowsAppends(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOwnersSkipsWorkNotRunning(t *testing.T) {
+	var a, b connectorStatus
+	a.Connector.State, a.Connector.WorkerID = "RUNNING", "w1"
+	b.Connector.State, b.Connector.WorkerID = "RUNNING", "w2"
+	for i, w := range []string{"w1", "w2"} {
+		a.Tasks = append(a.Tasks, struct {
+			ID       int    `json:"id"`
+			State    string `json:"state"`
+			WorkerID string `json:"worker_id"`
+			Trace    string `json:"trace"`
+		}{ID: i, State: "RUNNING", WorkerID: w})
+	}
+	b.Tasks = append(b.Tasks, a.Tasks[0])
+	b.Tasks[0].State = "UNASSIGNED"
+	o, all, err := owners(map[string]connectorStatus{"a": a, "b": b}, []string{"a", "b"})
+	if err != nil || all {
+		t.Fatalf("all = %v, err = %v; want false, nil", all, err)
+	}
+	if got := len(o["w1"]) + len(o["w2"]); got != 4 || len(o["w1"]) != 2 {
+		t.Fatalf("owners = %v", o)
+	}
+	if _, all, _ := owners(map[string]connectorStatus{"a": a}, []string{"a", "b"}); all {
+		t.Fatal("a missing connector counts as running")
+	}
+}
