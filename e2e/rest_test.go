@@ -139,6 +139,14 @@ func TestRESTEndpoints(t *testing.T) {
 		if !strings.Contains(string(r.body), `"task.class":"org.apache.kafka.connect.file.FileStreamSourceTask"`) {
 			t.Fatalf("tasks: %s", r.body)
 		}
+		r = w.call(t, "GET", "/connectors/"+src+"/tasks-config", nil)
+		expectStatus(t, r, 200)
+		if _, ok := r.object(t)[src+"-0"]; !ok {
+			t.Fatalf("tasks-config: %s", r.body)
+		}
+		// Worker-to-worker endpoints do not exist in standalone mode.
+		expectStatus(t, w.call(t, "POST", "/connectors/"+src+"/tasks", []map[string]string{}), 500)
+		expectStatus(t, w.call(t, "PUT", "/connectors/"+src+"/fence", nil), 500)
 		r = w.call(t, "GET", "/connectors/"+src+"/tasks/0/status", nil)
 		expectStatus(t, r, 200)
 		if m := r.object(t); m["id"] != float64(0) || m["state"] != "RUNNING" || m["worker_id"] == "" {
@@ -294,6 +302,8 @@ func TestRESTEndpoints(t *testing.T) {
 		if !strings.Contains(string(r.body), `"level":"DEBUG"`) {
 			t.Fatalf("logger: %s", r.body)
 		}
+		expectStatus(t, w.call(t, "PUT", "/admin/loggers/org.apache.kafka.connect?scope=cluster", map[string]string{"level": "INFO"}), 204)
+		expectError(t, w.call(t, "GET", "/admin/loggers/never.created", nil), 404, "not found")
 		expectError(t, w.call(t, "PUT", "/admin/loggers/x", map[string]string{"level": "LOUD"}), 404, "invalid log level")
 		expectError(t, w.call(t, "PUT", "/admin/loggers/x", map[string]string{}), 400, "level")
 	})
