@@ -116,19 +116,27 @@ fetch_jars() {
 	log "$(basename "$pom"): $(find "$dest" -name '*.jar' | wc -l) jars in $((SECONDS - start)) s"
 }
 
-install_kcat() {
-	if command -v kcat >/dev/null; then
-		return
-	fi
-	command -v apt-get >/dev/null || die "kcat is missing and apt-get is not available"
+# install_packages: apt-get install what is missing of kcat, MariaDB and PostgreSQL.
+# The package index is refreshed once, and only when something is missing. The Debian
+# packages do not start their services here (policy-rc.d / no systemd); start-mariadb
+# and start-postgres run private instances instead.
+install_packages() {
+	local missing=()
+	command -v kcat >/dev/null || missing+=(kcat)
+	mariadb_server >/dev/null 2>&1 || missing+=(mariadb-server)
+	pg_bindir >/dev/null 2>&1 || missing+=(postgresql)
+	((${#missing[@]} > 0)) || return 0
+	command -v apt-get >/dev/null || die "missing ${missing[*]} and apt-get is not available"
 	local sudo=()
 	if [[ $(id -u) -ne 0 ]]; then
-		command -v sudo >/dev/null || die "kcat is missing; install it as root (apt-get install kcat)"
+		command -v sudo >/dev/null || die "missing ${missing[*]}; install as root: apt-get install ${missing[*]}"
 		sudo=(sudo)
 	fi
-	log "installing kcat with apt-get"
+	log "installing ${missing[*]} with apt-get"
+	local start=$SECONDS
 	"${sudo[@]}" apt-get update -q >&2
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+	log "apt-get: ${missing[*]} installed in $((SECONDS - start)) s"
 }
 
 cmd_install() {
@@ -137,7 +145,7 @@ cmd_install() {
 	[[ -f $LOG4J_CONF ]] || die "missing $LOG4J_CONF"
 	fetch_jars "$TB_DIR/broker-pom.xml" "$KAFKA_LIB"
 	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
-	install_kcat
+	install_packages
 }
 
 check_java() {
@@ -422,6 +430,233 @@ cmd_stop_connect() {
 	stop_pidfile connect "$dir/connect.pid"
 }
 
+# ---------------------------------------------------------------- databases
+
+# first_cmd NAME...: the path of the first NAME on PATH (MariaDB renamed its tools;
+# older packages only have the mysql* names).
+first_cmd() {
+	local c
+	for c in "$@"; do
+		if command -v "$c" 2>/dev/null; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+mariadb_server() {
+	first_cmd mariadbd mysqld || { [[ -x /usr/sbin/mariadbd ]] && echo /usr/sbin/mariadbd; }
+}
+
+# pg_bindir: the newest /usr/lib/postgresql/<version>/bin with an initdb (Debian layout),
+# else the directory of an initdb on PATH.
+pg_bindir() {
+	local d
+	d=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n1)
+	if [[ -n $d ]]; then
+		dirname "$d"
+		return
+	fi
+	d=$(command -v initdb) || return 1
+	dirname "$(readlink -f "$d")"
+}
+
+# service_user NAME: the OS user a database server runs as: NAME when we are root and it
+# exists (the servers refuse to run as root), else whoever we are.
+service_user() {
+	if [[ $(id -u) -eq 0 ]] && getent passwd "$1" >/dev/null; then
+		echo "$1"
+	else
+		id -un
+	fi
+}
+
+# as_user USER CMD...: run CMD as USER (directly when that is us already).
+as_user() {
+	local user=$1
+	shift
+	if [[ $user == "$(id -un)" ]]; then
+		"$@"
+	else
+		runuser -u "$user" -- "$@"
+	fi
+}
+
+# db_args NAME DEFAULT_PORT ARGS...: parse --port/--dir into the caller's port and dir.
+db_args() {
+	local name=$1
+	port=$2
+	dir="$STATE/$name"
+	shift 2
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "$name: unknown argument $1" ;;
+		esac
+	done
+	[[ $port =~ ^[0-9]+$ ]] || die "bad port $port"
+	# Paths end up inside option strings (pg_ctl -o); keep them to one word.
+	[[ $dir != *[[:space:]]* ]] || die "$name: --dir must not contain white space"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+}
+
+# start-mariadb: a private server with its own data dir, socket and pid file in D.
+cmd_start_mariadb() {
+	local port dir
+	db_args mariadb 13306 "$@"
+	local server install_db client
+	server=$(mariadb_server) || die "mariadbd not found; run scripts/testbed.sh install"
+	install_db=$(first_cmd mariadb-install-db mysql_install_db) || die "mariadb-install-db not found"
+	client=$(first_cmd mariadb mysql) || die "mariadb client not found"
+	local pidfile="$dir/mariadb.pid" out="$dir/mariadb.log" sock="$dir/mysqld.sock"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		die "a MariaDB server (pid $(cat "$pidfile")) is still running in $dir; stop it with: $0 stop-mariadb --dir $dir"
+	fi
+	port_busy "$port" && die "port $port on 127.0.0.1 is already in use (pick another with --port)"
+
+	local user start=$SECONDS
+	user=$(service_user mysql)
+	rm -rf "$dir/data" "$sock"
+	mkdir -p "$dir/data"
+	chown "$user" "$dir" "$dir/data"
+	# "normal" root auth: root@localhost without a password, so any OS user can run the
+	# setup below over the private socket (the default "socket" auth only admits OS root).
+	if ! "$install_db" --no-defaults --user="$user" --datadir="$dir/data" \
+		--auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1; then
+		tail -n 40 "$dir/install-db.log" >&2
+		die "mariadb-install-db failed"
+	fi
+	# --no-defaults: /etc/mysql's settings (port 3306, /run/mysqld) must not apply.
+	launch "$out" "$pidfile" "$server" --no-defaults --user="$user" --datadir="$dir/data" \
+		--bind-address=127.0.0.1 --port="$port" --socket="$sock" --pid-file="$dir/data/server.pid" \
+		--skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+		--innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 --max-connections=500
+	local pid
+	pid=$(cat "$pidfile")
+	log "mariadb: pid $pid, log $out"
+
+	# Our own socket answering proves it is our server, not another run's on the port.
+	local deadline=$((SECONDS + 60))
+	until "$client" --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
+		if ! pid_alive "$pid"; then
+			log "mariadb: server exited during start; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			rm -f "$pidfile"
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "mariadb: not ready after 60 s; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			stop_pidfile mariadb "$pidfile"
+			exit 1
+		fi
+		sleep 0.2
+	done
+	# ALL on *.* so tests can create and drop their own databases.
+	if ! "$client" --no-defaults --socket="$sock" -uroot >>"$out" 2>&1 <<'SQL'; then
+CREATE DATABASE IF NOT EXISTS ferry;
+CREATE USER IF NOT EXISTS 'ferry'@'%' IDENTIFIED BY 'ferry';
+CREATE USER IF NOT EXISTS 'ferry'@'localhost' IDENTIFIED BY 'ferry';
+GRANT ALL PRIVILEGES ON *.* TO 'ferry'@'%';
+GRANT ALL PRIVILEGES ON *.* TO 'ferry'@'localhost';
+FLUSH PRIVILEGES;
+SQL
+		tail -n 20 "$out" >&2
+		stop_pidfile mariadb "$pidfile"
+		die "mariadb: creating user ferry failed"
+	fi
+	if ! "$client" --no-defaults --protocol=tcp -h127.0.0.1 -P"$port" -uferry -pferry ferry -e 'SELECT 1' >/dev/null 2>>"$out"; then
+		tail -n 20 "$out" >&2
+		stop_pidfile mariadb "$pidfile"
+		die "mariadb: user ferry cannot log in over TCP on port $port"
+	fi
+	log "mariadb: ready on 127.0.0.1:$port after $((SECONDS - start)) s"
+	echo "FERRY_TEST_MYSQL=ferry:ferry@tcp(127.0.0.1:$port)/ferry"
+}
+
+cmd_stop_mariadb() {
+	local port dir
+	db_args mariadb 13306 "$@"
+	# SIGTERM is mariadbd's normal shutdown.
+	stop_pidfile mariadb "$dir/mariadb.pid"
+}
+
+# start-postgres: initdb into D/data, then pg_ctl start with the socket in D.
+cmd_start_postgres() {
+	local port dir
+	db_args postgres 15432 "$@"
+	local bin
+	bin=$(pg_bindir) || die "PostgreSQL's initdb not found; run scripts/testbed.sh install"
+	local data="$dir/data" out="$dir/postgres.log"
+	if [[ -f $data/postmaster.pid ]] && pid_alive "$(head -n1 "$data/postmaster.pid")"; then
+		die "a PostgreSQL server (pid $(head -n1 "$data/postmaster.pid")) is still running in $dir; stop it with: $0 stop-postgres --dir $dir"
+	fi
+	port_busy "$port" && die "port $port on 127.0.0.1 is already in use (pick another with --port)"
+
+	local user start=$SECONDS
+	user=$(service_user postgres)
+	rm -rf "$data"
+	chown "$user" "$dir"
+	: >"$out"
+	chown "$user" "$out"
+	if ! as_user "$user" "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+		--auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1; then
+		tail -n 40 "$dir/initdb.log" >&2
+		die "initdb failed"
+	fi
+	# Durability is not worth waiting for in tests: fsync and synchronous commit are off.
+	# pg_ctl -w returns once the server accepts connections (or failed).
+	if ! as_user "$user" "$bin/pg_ctl" -D "$data" -l "$out" -w -t 60 \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+		start >"$dir/pg_ctl.log" 2>&1; then
+		log "postgres: start failed; last lines of $out:"
+		tail -n 40 "$dir/pg_ctl.log" "$out" >&2 || true
+		as_user "$user" "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+		exit 1
+	fi
+	log "postgres: pid $(head -n1 "$data/postmaster.pid"), log $out"
+	# The database is owned by ferry: since PostgreSQL 15 only the database owner may
+	# create tables in its public schema.
+	if ! "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+		-c "CREATE ROLE ferry LOGIN CREATEDB PASSWORD 'ferry'" \
+		-c "CREATE DATABASE ferry OWNER ferry" >>"$dir/psql.log" 2>&1; then
+		tail -n 20 "$dir/psql.log" >&2
+		cmd_stop_postgres --dir "$dir"
+		die "postgres: creating role ferry failed"
+	fi
+	if ! PGPASSWORD=ferry "$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U ferry -d ferry -c 'SELECT 1' >/dev/null 2>>"$dir/psql.log"; then
+		tail -n 20 "$dir/psql.log" >&2
+		cmd_stop_postgres --dir "$dir"
+		die "postgres: role ferry cannot log in over TCP on port $port"
+	fi
+	log "postgres: ready on 127.0.0.1:$port after $((SECONDS - start)) s"
+	echo "FERRY_TEST_POSTGRES=postgres://ferry:ferry@127.0.0.1:$port/ferry?sslmode=disable"
+}
+
+cmd_stop_postgres() {
+	local port dir
+	db_args postgres 15432 "$@"
+	local data="$dir/data"
+	if [[ ! -f $data/postmaster.pid ]]; then
+		log "postgres: not running (no $data/postmaster.pid)"
+		return
+	fi
+	local bin user pid
+	bin=$(pg_bindir) || die "PostgreSQL's pg_ctl not found"
+	user=$(stat -c %U "$data")
+	pid=$(head -n1 "$data/postmaster.pid")
+	log "postgres: stopping pid $pid"
+	# Fast mode: roll back open transactions and disconnect clients instead of waiting.
+	if ! as_user "$user" "$bin/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+		log "postgres: fast stop failed, stopping immediately"
+		as_user "$user" "$bin/pg_ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1 ||
+			{ pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null; } || true
+	fi
+	log "postgres: stopped"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -433,6 +668,10 @@ main() {
 	stop-kafka) cmd_stop_kafka "$@" ;;
 	start-connect) cmd_start_connect "$@" ;;
 	stop-connect) cmd_stop_connect "$@" ;;
+	start-mariadb) cmd_start_mariadb "$@" ;;
+	stop-mariadb) cmd_stop_mariadb "$@" ;;
+	start-postgres) cmd_start_postgres "$@" ;;
+	stop-postgres) cmd_stop_postgres "$@" ;;
 	help | -h | --help) usage ;;
 	*)
 		usage >&2
