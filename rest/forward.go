@@ -16,7 +16,24 @@ import (
 const (
 	msgNoLeader = "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."
 	msgConflict = "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"
+	// MsgStaleConfig is the 409 a distributed herder answers while a
+	// rebalance it knows is needed has not completed yet (§1.3 item 4).
+	MsgStaleConfig = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
 )
+
+// retryAfterSeconds is the Retry-After hint on 409s caused by a rebalance:
+// rebalances usually complete well within a second or two.
+const retryAfterSeconds = "1"
+
+// rebalanceConflict reports whether a 409 message is one of the rebalance
+// conditions, which clear by themselves (a client should retry).
+func rebalanceConflict(msg string) bool {
+	switch msg {
+	case msgNoLeader, msgConflict, MsgStaleConfig:
+		return true
+	}
+	return false
+}
 
 var forwardClient = &http.Client{
 	Timeout: 90 * time.Second,
@@ -87,6 +104,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, fe
 		var eb errorBody
 		if json.Unmarshal(out, &eb) != nil || eb.ErrorCode == 0 {
 			eb = errorBody{ErrorCode: resp.StatusCode, Message: string(out)}
+		}
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			w.Header().Set("Retry-After", ra)
 		}
 		writeJSON(w, resp.StatusCode, eb)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:

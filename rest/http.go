@@ -81,6 +81,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
+	if code == http.StatusConflict && rebalanceConflict(msg) {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	writeJSON(w, code, errorBody{ErrorCode: code, Message: msg})
 }
 

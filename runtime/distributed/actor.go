@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/rest"
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/distributed/group"
 	"github.com/ferryhq/ferry/runtime/herder"
@@ -110,13 +111,40 @@ type actorState struct {
 	// leader, with the time to try again.
 	retry    map[string]time.Time
 	rejoinAt time.Time // after leaving the group because sync failed
+	// staleOffset is the config topic offset up to which a change needing
+	// a rebalance (connector added or removed, task configs committed) was
+	// read, while no completed assignment accounts for it yet; -1 when
+	// none. Requests that route by the assignment answer 409 meanwhile.
+	staleOffset int64
 }
+
+// noteRebalanceNeeded records that the config topic, read up to offset,
+// holds a change that needs a rebalance.
+func (s *actorState) noteRebalanceNeeded(offset int64) {
+	if offset > s.staleOffset {
+		s.staleOffset = offset
+	}
+}
+
+// noteAssignment records a completed assignment computed from the config
+// topic up to configOffset; it reports whether a rebalance is still needed
+// (the leader computed it from an older config).
+func (s *actorState) noteAssignment(configOffset int64) bool {
+	if s.staleOffset >= 0 && configOffset >= s.staleOffset {
+		s.staleOffset = -1
+	}
+	return s.staleOffset >= 0
+}
+
+// rebalancePending reports whether a needed rebalance has not completed.
+func (s *actorState) rebalancePending() bool { return s.staleOffset >= 0 }
 
 func (s *actorState) init() {
 	s.conns = map[string]*localConn{}
 	s.tasks = map[herder.TaskID]*localTask{}
 	s.known = map[string]bool{}
 	s.retry = map[string]time.Time{}
+	s.staleOffset = -1
 }
 
 // loop is the actor: it runs until ctx ends or the group member fails.
@@ -147,7 +175,7 @@ func (h *Herder) loop(ctx context.Context, memberDone chan error) error {
 // config changes, with at most one reconciliation.
 func (h *Herder) handle(ctx context.Context, evs []event) {
 	var assigned *group.Rebalanced
-	rejoin, configChanged := false, false
+	rejoin, configChanged, configRejoin := false, false, false
 	var reconfig []string
 	var restarts []kafkastore.RestartRequest
 	for _, e := range evs {
@@ -160,7 +188,7 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 			assigned = &r
 		case evConfig:
 			configChanged = true
-			rejoin = rejoin || e.rejoin
+			configRejoin = configRejoin || e.rejoin
 		case evReconfigure:
 			reconfig = append(reconfig, e.connector)
 		case evRestart:
@@ -173,9 +201,13 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 		snap := h.configs.Snapshot()
 		known := connectorSet(snap)
 		if !maps.Equal(known, h.st.known) {
-			rejoin = true
+			configRejoin = true
 		}
 		h.st.known = known
+		if configRejoin {
+			h.st.noteRebalanceNeeded(snap.Offset)
+			rejoin = true
+		}
 	}
 	if rejoin && h.member != nil {
 		h.member.RequestRejoin()
@@ -221,12 +253,32 @@ func (h *Herder) onAssigned(ctx context.Context, r group.Rebalanced) {
 			return
 		}
 	}
+	if h.st.noteAssignment(r.ConfigOffset) {
+		// The leader assigned from an older config than a change this
+		// worker has read: another round is needed.
+		h.member.RequestRejoin()
+	}
 	h.st.assignment = &r
 	h.reconcile(ctx, snap)
 	if r.IsLeader {
 		h.leaderDuties(ctx, snap)
 	}
 	h.ready.Store(true)
+}
+
+// checkRebalance is the guard of requests that act on the assignment
+// (restarts, offset changes): it first takes in the events already read
+// (so a change this request raced with is seen), then answers 409 with a
+// Retry-After hint while a needed rebalance has not completed. It runs on
+// the actor.
+func (h *Herder) checkRebalance(ctx context.Context) error {
+	if evs := h.inbox.drain(); len(evs) > 0 {
+		h.handle(ctx, evs)
+	}
+	if h.st.rebalancePending() {
+		return herder.Conflict("%s", rest.MsgStaleConfig)
+	}
+	return nil
 }
 
 // onRevoked stops revoked work; it runs on the actor goroutine.

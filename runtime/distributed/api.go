@@ -238,6 +238,9 @@ func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error
 // RestartConnector restarts the connector instance on the worker running it.
 func (h *Herder) RestartConnector(ctx context.Context, name string) error {
 	return h.do(ctx, func(ctx context.Context) error {
+		if err := h.checkRebalance(ctx); err != nil {
+			return err
+		}
 		snap := h.configs.Snapshot()
 		cc := snap.Connectors[name]
 		if cc == nil {
@@ -262,7 +265,10 @@ func (h *Herder) ownerForward(owner func() (string, bool), reason string) error 
 
 // RestartTask restarts a task on the worker running it.
 func (h *Herder) RestartTask(ctx context.Context, id herder.TaskID) error {
-	return h.do(ctx, func(context.Context) error {
+	return h.do(ctx, func(ctx context.Context) error {
+		if err := h.checkRebalance(ctx); err != nil {
+			return err
+		}
 		snap := h.configs.Snapshot()
 		cc := snap.Connectors[id.Connector]
 		if cc == nil {
@@ -284,6 +290,9 @@ func (h *Herder) RestartTask(ctx context.Context, id herder.TaskID) error {
 func (h *Herder) RestartConnectorAndTasks(ctx context.Context, name string, includeTasks, onlyFailed bool) (*herder.ConnectorStateInfo, error) {
 	var plan *herder.ConnectorStateInfo
 	err := h.do(ctx, func(ctx context.Context) error {
+		if err := h.checkRebalance(ctx); err != nil {
+			return err
+		}
 		if err := h.leaderOrForward(); err != nil {
 			return err
 		}
@@ -417,6 +426,9 @@ func (h *Herder) ConnectorOffsets(ctx context.Context, name string) (*herder.Con
 func (h *Herder) stoppedConfig(ctx context.Context, name string) (map[string]string, error) {
 	var config map[string]string
 	err := h.do(ctx, func(ctx context.Context) error {
+		if err := h.checkRebalance(ctx); err != nil {
+			return err
+		}
 		if err := h.leaderOrForward(); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package distributed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -178,8 +179,36 @@ func TestSingleWorker(t *testing.T) {
 		}
 		return st.Connector.State == herder.StateStopped && len(st.Tasks) == 0, string(st.Connector.State)
 	})
+	// 409 until the rebalance the stop's task config commit asked for is done.
+	testbed.WaitFor(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		_, err := h.ResetConnectorOffsets(ctx, "sink")
+		return code(err) != http.StatusConflict, fmt.Sprint(err)
+	})
 	if _, err := h.ResetConnectorOffsets(ctx, "sink"); err != nil {
 		t.Errorf("offsets reset of a stopped connector: %v", err)
+	}
+	// A request that routes by the assignment, raced by a config change
+	// the worker has read but not rebalanced for yet, answers 409.
+	err = h.do(ctx, func(ctx context.Context) error {
+		other := map[string]string{"connector.class": "FileStreamSink", "tasks.max": "1", "file": dir + "/other.txt", "topics": g + "-data"}
+		if err := h.configs.PutConnectorConfig(ctx, "other", other, herder.TargetStarted); err != nil {
+			return err
+		}
+		if err := h.configs.ReadToEnd(ctx); err != nil {
+			return err
+		}
+		return h.checkRebalance(ctx)
+	})
+	var he *herder.Error
+	if !errors.As(err, &he) || he.Code != http.StatusConflict || he.Message != rest.MsgStaleConfig {
+		t.Fatalf("request racing a config change: %v", err)
+	}
+	testbed.WaitFor(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+		err := h.RestartConnector(ctx, "other")
+		return err == nil, fmt.Sprint(err)
+	})
+	if err := h.DeleteConnector(ctx, "other"); err != nil {
+		t.Fatal(err)
 	}
 	if err := h.DeleteConnector(ctx, "sink"); err != nil {
 		t.Fatal(err)
@@ -188,4 +217,29 @@ func TestSingleWorker(t *testing.T) {
 		_, err := h.ConnectorStatus(ctx, "sink")
 		return code(err) == http.StatusNotFound, "status still there"
 	})
+}
+
+// The stale-configuration decision: a change read at some offset keeps
+// requests answering 409 until an assignment computed from at least that
+// offset completes.
+func TestRebalancePendingDecision(t *testing.T) {
+	var s actorState
+	s.init()
+	if s.rebalancePending() {
+		t.Fatal("pending before any change")
+	}
+	s.noteRebalanceNeeded(10)
+	s.noteRebalanceNeeded(7) // an older offset does not lower the mark
+	if !s.rebalancePending() {
+		t.Fatal("not pending after a change")
+	}
+	if !s.noteAssignment(9) || !s.rebalancePending() {
+		t.Fatal("an assignment from an older config cleared the pending rebalance")
+	}
+	if s.noteAssignment(10) || s.rebalancePending() {
+		t.Fatal("an assignment from the current config left the rebalance pending")
+	}
+	if s.noteAssignment(3) {
+		t.Fatal("an assignment with nothing pending asked for a rebalance")
+	}
 }
