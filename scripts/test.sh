@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The project's test command: installs the test bed (cached after the first run), starts
-# a real Apache Kafka broker, checks formatting and vet, then runs every Go test against
-# that broker with the race detector. The broker is stopped on every exit path.
+# a real Apache Kafka broker, a MariaDB and a PostgreSQL server, checks formatting and
+# vet, then runs every Go test against them with the race detector. Everything started is
+# stopped on every exit path.
 #
 # Environment:
 #   FERRY_TEST_KAFKA   use this already running broker instead of starting one
 #   FERRY_KAFKA_PORT   port for the started broker (default: the first free pair from
 #                      19092 on; the controller uses port+1)
+#   FERRY_TEST_MYSQL, FERRY_TEST_POSTGRES
+#                      use these already running databases (admin DSNs, see
+#                      scripts/testbed.sh help) instead of starting them
+#   FERRY_MYSQL_PORT, FERRY_POSTGRES_PORT
+#                      ports for the started databases (default: the first free port
+#                      from 13306 and 15432 on)
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS: see scripts/testbed.sh help
 #   GO_TEST_ARGS       extra arguments for go test (e.g. "-run TestFoo -v")
 set -euo pipefail
@@ -17,14 +24,23 @@ testbed=scripts/testbed.sh
 "$testbed" install
 
 kafka_dir=""
+mariadb_dir=""
+postgres_dir=""
 test_pid=""
 cleanup() {
 	if [[ -n $test_pid ]] && kill -0 "$test_pid" 2>/dev/null; then
 		kill -TERM -- "-$test_pid" 2>/dev/null || true
 		wait "$test_pid" 2>/dev/null || true
 	fi
+	# Each stop runs even when an earlier one failed.
 	if [[ -n $kafka_dir ]]; then
-		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir"
+		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir" || true
+	fi
+	if [[ -n $mariadb_dir ]]; then
+		"$testbed" stop-mariadb --dir "$mariadb_dir" && rm -rf "$mariadb_dir" || true
+	fi
+	if [[ -n $postgres_dir ]]; then
+		"$testbed" stop-postgres --dir "$postgres_dir" && rm -rf "$postgres_dir" || true
 	fi
 }
 trap cleanup EXIT
@@ -43,21 +59,48 @@ free_port_pair() {
 	echo "$p"
 }
 
-if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
-	# A private state dir per run: a concurrent run never touches this broker.
+# free_port FROM: the first port >= FROM that nothing listens on.
+free_port() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+
+if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} ]]; then
+	# A private state dir per run and service: a concurrent run never touches these.
 	state="${FERRY_STATE:-/tmp/ferry-testbed}"
-	kafka_dir="$state/test-kafka-$$"
 	mkdir -p "$state"
-	# Concurrent runs pick ports one at a time: the lock is held until the broker listens.
+	# Concurrent runs pick ports one at a time: the lock is held until every server
+	# listens. "9>&-" keeps the lock's fd out of the servers, which would otherwise hold
+	# it forever. A failed start prints the server's log tail and, through set -e and the
+	# EXIT trap, fails the run: CI must not silently skip the database tests.
 	exec 9>"$state/.start.lock"
 	flock 9
-	port=${FERRY_KAFKA_PORT:-$(free_port_pair 19092)}
-	# 9>&- keeps the lock's fd out of the broker, which would otherwise hold it forever.
-	line=$("$testbed" start-kafka --port "$port" --dir "$kafka_dir" 9>&-)
+	if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
+		kafka_dir="$state/test-kafka-$$"
+		port=${FERRY_KAFKA_PORT:-$(free_port_pair 19092)}
+		line=$("$testbed" start-kafka --port "$port" --dir "$kafka_dir" 9>&-)
+		export FERRY_TEST_KAFKA="${line#FERRY_TEST_KAFKA=}"
+	fi
+	if [[ -z ${FERRY_TEST_MYSQL:-} ]]; then
+		mariadb_dir="$state/test-mariadb-$$"
+		port=${FERRY_MYSQL_PORT:-$(free_port 13306)}
+		line=$("$testbed" start-mariadb --port "$port" --dir "$mariadb_dir" 9>&-)
+		export FERRY_TEST_MYSQL="${line#FERRY_TEST_MYSQL=}"
+	fi
+	if [[ -z ${FERRY_TEST_POSTGRES:-} ]]; then
+		postgres_dir="$state/test-postgres-$$"
+		port=${FERRY_POSTGRES_PORT:-$(free_port 15432)}
+		line=$("$testbed" start-postgres --port "$port" --dir "$postgres_dir" 9>&-)
+		export FERRY_TEST_POSTGRES="${line#FERRY_TEST_POSTGRES=}"
+	fi
 	exec 9>&-
-	export FERRY_TEST_KAFKA="${line#FERRY_TEST_KAFKA=}"
 fi
 echo "test: using Kafka at $FERRY_TEST_KAFKA" >&2
+echo "test: using MySQL at $FERRY_TEST_MYSQL" >&2
+echo "test: using PostgreSQL at $FERRY_TEST_POSTGRES" >&2
 
 checks_failed=0
 unformatted=$(gofmt -l .)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-service test bed for Ferry: a single-node Apache Kafka broker (KRaft) and the
-# reference Apache Kafka Connect worker, both run from Maven Central jars, plus kcat.
+# reference Apache Kafka Connect worker, both run from Maven Central jars, kcat, and
+# private MariaDB and PostgreSQL servers from the Debian packages.
 # Run "scripts/testbed.sh help" for usage.
 set -euo pipefail
 
@@ -22,8 +23,9 @@ Usage: scripts/testbed.sh COMMAND [OPTIONS]
 Commands:
   install
       Fetch the Kafka $KAFKA_VERSION broker jars and the Kafka Connect $KAFKA_VERSION jars
-      with Maven (once; a stamp file marks a complete download) and install kcat with
-      apt-get when it is missing. Safe to run again.
+      with Maven (once; a stamp file marks a complete download) and install kcat,
+      mariadb-server and postgresql with apt-get when missing (one "apt-get update",
+      only then; no service is started). Safe to run again.
 
   start-kafka [--port P] [--dir D]
       Format a fresh data dir and start a broker+controller on 127.0.0.1:P
@@ -61,6 +63,31 @@ Commands:
 
   stop-connect [--dir D]
       SIGTERM the worker started in D, wait up to 30 s, then SIGKILL.
+
+  start-mariadb [--port P] [--dir D]
+      Initialise a fresh MariaDB data dir in D/data (mariadb-install-db) and start
+      mariadbd as user mysql (when run as root) on 127.0.0.1:P (default 13306), with its
+      socket (D/mysqld.sock) and pid file in D and no /etc/mysql settings. Creates
+      database ferry and user ferry@'%'/'localhost' (password ferry, ALL PRIVILEGES on
+      *.*, so tests may create databases). Waits until ready (at most 60 s), then prints
+      FERRY_TEST_MYSQL=ferry:ferry@tcp(127.0.0.1:P)/ferry (a go-sql-driver/mysql DSN).
+      D defaults to \$FERRY_STATE/mariadb and holds mariadb.log and mariadb.pid.
+      root@localhost has no password and is reachable over the socket only.
+
+  stop-mariadb [--dir D]
+      SIGTERM the server started in D (a clean shutdown), wait up to 30 s, then SIGKILL.
+
+  start-postgres [--port P] [--dir D]
+      initdb a fresh cluster into D/data as user postgres (when run as root), using the
+      newest /usr/lib/postgresql/<version>/bin, and pg_ctl start it on 127.0.0.1:P
+      (default 15432) with its socket in D; fsync and synchronous_commit are off.
+      Creates role ferry (password ferry, LOGIN CREATEDB) and database ferry owned by it,
+      then prints FERRY_TEST_POSTGRES=postgres://ferry:ferry@127.0.0.1:P/ferry?sslmode=disable.
+      D defaults to \$FERRY_STATE/postgres and holds postgres.log. Superuser postgres
+      logs in without password over the socket: psql -h D -p P -U postgres.
+
+  stop-postgres [--dir D]
+      pg_ctl stop -m fast (immediate if that fails) the server started in D.
 
   help
       Show this text.
@@ -502,6 +529,12 @@ db_args() {
 	dir=$(cd "$dir" && pwd)
 }
 
+# check_reachable USER DIR: the server user must be able to reach DIR (a dir under /root
+# is not reachable for mysql or postgres).
+check_reachable() {
+	as_user "$1" test -x "$2" || die "$2 is not reachable for user $1; pick a --dir (or FERRY_STATE) under /tmp"
+}
+
 # start-mariadb: a private server with its own data dir, socket and pid file in D.
 cmd_start_mariadb() {
 	local port dir
@@ -518,6 +551,7 @@ cmd_start_mariadb() {
 
 	local user start=$SECONDS
 	user=$(service_user mysql)
+	check_reachable "$user" "$dir"
 	rm -rf "$dir/data" "$sock"
 	mkdir -p "$dir/data"
 	chown "$user" "$dir" "$dir/data"
@@ -597,6 +631,7 @@ cmd_start_postgres() {
 
 	local user start=$SECONDS
 	user=$(service_user postgres)
+	check_reachable "$user" "$dir"
 	rm -rf "$data"
 	chown "$user" "$dir"
 	: >"$out"
