@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/runtime/configprovider"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/runtime/task"
 	"github.com/ferryhq/ferry/storage"
@@ -46,6 +47,10 @@ type Worker struct {
 	// its task configs to be regenerated.
 	onReconfigure func(connector string)
 
+	// providers resolve ${provider:path:key} placeholders when connectors
+	// and tasks start; stored configs keep the placeholders.
+	providers *configprovider.Set
+
 	mu         sync.Mutex
 	connectors map[string]*connectorRun
 	tasks      map[herder.TaskID]*taskRun
@@ -55,7 +60,8 @@ type Worker struct {
 type connectorRun struct {
 	name   string
 	plugin connect.Plugin
-	config map[string]string
+	config map[string]string // resolved
+	raw    map[string]string // as stored, with placeholders
 	inst   connect.Connector
 	cancel context.CancelFunc
 	target herder.TargetState
@@ -91,8 +97,12 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	if o.OnReconfigure == nil {
 		o.OnReconfigure = func(string) {}
 	}
+	providers, err := configprovider.FromWorker(o.Config.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
 	return &Worker{cfg: o.Config, reg: o.Registry, offsets: o.Offsets, status: o.Status, logger: o.Logger,
-		workerID: o.WorkerID, onReconfigure: o.OnReconfigure,
+		workerID: o.WorkerID, onReconfigure: o.OnReconfigure, providers: providers,
 		connectors: map[string]*connectorRun{}, tasks: map[herder.TaskID]*taskRun{}}, nil
 }
 
@@ -124,7 +134,13 @@ func (w *Worker) StartConnector(name string, config map[string]string, target he
 	if !ok {
 		return fmt.Errorf("plugin %s does not create a connector", plugin.Class)
 	}
-	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(config), inst: inst, target: target}
+	resolved, err := w.providers.Resolve(config)
+	if err != nil {
+		err = fmt.Errorf("failed to resolve config placeholders of connector %s: %w", name, err)
+		w.status.PutConnector(name, herder.StateFailed, err)
+		return err
+	}
+	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(resolved), raw: maps.Clone(config), inst: inst, target: target}
 	w.mu.Lock()
 	if _, exists := w.connectors[name]; exists {
 		w.mu.Unlock()
@@ -279,7 +295,8 @@ func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
 		}
 		out[i] = tc
 	}
-	return out, nil
+	// Secrets resolved from providers must not reach the config topic.
+	return configprovider.ReverseTransform(run.raw, out), nil
 }
 
 // StartTask starts one task goroutine. connConfig is the connector config
@@ -295,6 +312,13 @@ func (w *Worker) StartTask(id herder.TaskID, connConfig, taskConfig map[string]s
 }
 
 func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
+	connConfig, err := w.providers.Resolve(connConfig)
+	if err != nil {
+		return fmt.Errorf("failed to resolve config placeholders of connector %s: %w", id.Connector, err)
+	}
+	if taskConfig, err = w.providers.Resolve(taskConfig); err != nil {
+		return fmt.Errorf("failed to resolve config placeholders of task %s: %w", id, err)
+	}
 	plugin, ok := w.reg.LookupConnector(connConfig[KeyConnectorClass])
 	if !ok {
 		return fmt.Errorf("connector class %q is not installed", connConfig[KeyConnectorClass])
