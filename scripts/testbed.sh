@@ -522,7 +522,7 @@ db_args() {
 		*) die "$name: unknown argument $1" ;;
 		esac
 	done
-	[[ $port =~ ^[0-9]+$ ]] || die "bad port $port"
+	[[ $port =~ ^[0-9]+$ ]] && ((port >= 1 && port <= 65535)) || die "bad port $port"
 	# Paths end up inside option strings (pg_ctl -o); keep them to one word.
 	[[ $dir != *[[:space:]]* ]] || die "$name: --dir must not contain white space"
 	mkdir -p "$dir"
