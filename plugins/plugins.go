@@ -9,6 +9,7 @@ import (
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
+	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
 	"github.com/ferryhq/ferry/converters"
 	"github.com/ferryhq/ferry/transforms"
 )
@@ -17,6 +18,7 @@ import (
 func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
+		[]connect.Plugin{jdbcsink.Plugin()},
 		converters.Plugins(),
 		transforms.Plugins(),
 	)
