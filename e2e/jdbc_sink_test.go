@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferryhq/ferry/connectors/jdbc/dialect"
+	"github.com/ferryhq/ferry/internal/testbed"
+)
+
+// jdbcTarget returns a JDBC URL of a fresh PostgreSQL database when the
+// test bed has one, else of a new SQLite file, and a pool on it.
+func jdbcTarget(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	jdbcURL := "jdbc:sqlite:" + testbed.SQLite(t)
+	if os.Getenv(testbed.EnvPostgres) != "" {
+		u, err := url.Parse(testbed.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw, _ := u.User.Password()
+		jdbcURL = fmt.Sprintf("jdbc:postgresql://%s%s?user=%s&password=%s&sslmode=disable",
+			u.Host, u.Path, url.QueryEscape(u.User.Username()), url.QueryEscape(pw))
+	}
+	db, _, err := dialect.Open(t.Context(), jdbcURL, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return jdbcURL, db
+}
+
+// tableRows renders query results as "a|b|c" lines; an error (the table
+// does not exist yet) reads as no rows.
+func tableRows(db *sql.DB, query string) string {
+	rows, err := db.Query(query)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "error: " + err.Error()
+		}
+		parts := make([]string, len(cols))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = v.String
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return strings.Join(out, ",")
+}
+
+func jsonKey(id int) []byte {
+	return fmt.Appendf(nil, `{"schema":{"type":"struct","fields":[{"field":"id","type":"int64","optional":false}],"optional":false,"name":"Key"},"payload":{"id":%d}}`, id)
+}
+
+func jsonValue(id int, name string, email *string) []byte {
+	fields := `{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true}`
+	payload := fmt.Sprintf(`"id":%d,"name":%q`, id, name)
+	if name == "" {
+		payload = fmt.Sprintf(`"id":%d,"name":null`, id)
+	}
+	if email != nil {
+		fields += `,{"field":"email","type":"string","optional":true}`
+		payload += fmt.Sprintf(`,"email":%q`, *email)
+	}
+	return fmt.Appendf(nil, `{"schema":{"type":"struct","fields":[%s],"optional":false,"name":"Value"},"payload":{%s}}`, fields, payload)
+}
+
+// TestJdbcSink: schema'd JSON records go through the worker into a table
+// the connector creates; a tombstone deletes its row, a field added
+// mid-stream becomes a new column, and the committed offset passes every
+// record.
+func TestJdbcSink(t *testing.T) {
+	t.Parallel()
+	w := startWorker(t, nil)
+	jdbcURL, db := jdbcTarget(t)
+	topic := testbed.UniqueName(t, "users")
+	testbed.CreateTopic(t, w.bootstrap, topic, 1)
+	email := "c@example.com"
+	testbed.Produce(t, w.bootstrap, topic,
+		&kgo.Record{Key: jsonKey(1), Value: jsonValue(1, "ann", nil)},
+		&kgo.Record{Key: jsonKey(2), Value: jsonValue(2, "bob", nil)},
+		&kgo.Record{Key: jsonKey(1), Value: jsonValue(1, "ann ✓", nil)},
+		&kgo.Record{Key: jsonKey(2)}, // tombstone
+		&kgo.Record{Key: jsonKey(3), Value: jsonValue(3, "cy", &email)},
+	)
+	name := testbed.UniqueName(t, "jdbc-sink")
+	expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/config", map[string]string{
+		"connector.class": "JdbcSink", "topics": topic, "connection.url": jdbcURL,
+		"insert.mode": "upsert", "pk.mode": "record_key", "delete.enabled": "true",
+		"auto.create": "true", "auto.evolve": "true", "table.name.format": "users",
+	}), 201)
+	want := "1|ann ✓|NULL,3|cy|c@example.com"
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		got := tableRows(db, `SELECT id, name, email FROM users ORDER BY id`)
+		return got == want, got
+	})
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		off := sinkOffset(t, w, name, topic)
+		return off == 5, fmt.Sprint("committed offset ", off)
+	})
+	w.waitState(t, name, "RUNNING", 1)
+
+	// Redelivery of the whole topic (a reset consumer group) leaves the
+	// same state: upserts are idempotent.
+	expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/stop", nil), 204)
+	w.waitState(t, name, "STOPPED", 0)
+	expectStatus(t, w.call(t, "DELETE", "/connectors/"+name+"/offsets", nil), 200)
+	expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/resume", nil), 202)
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		return sinkOffset(t, w, name, topic) == 5, "offset"
+	})
+	if got := tableRows(db, `SELECT id, name, email FROM users ORDER BY id`); got != want {
+		t.Fatalf("after replay: %s", got)
+	}
+}
+
+// TestJdbcSinkBadRecord: a NULL for a NOT NULL column fails the task with
+// errors.tolerance=none, and no offset past the bad record is committed.
+func TestJdbcSinkBadRecord(t *testing.T) {
+	t.Parallel()
+	w := startWorker(t, nil)
+	jdbcURL, db := jdbcTarget(t)
+	if _, err := db.Exec(`CREATE TABLE strict (id BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	topic := testbed.UniqueName(t, "strict")
+	testbed.CreateTopic(t, w.bootstrap, topic, 1)
+	testbed.Produce(t, w.bootstrap, topic,
+		&kgo.Record{Key: jsonKey(1), Value: jsonValue(1, "ok", nil)},
+		&kgo.Record{Key: jsonKey(2), Value: jsonValue(2, "", nil)}, // name null
+		&kgo.Record{Key: jsonKey(3), Value: jsonValue(3, "later", nil)},
+	)
+	name := testbed.UniqueName(t, "jdbc-bad")
+	expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/config", map[string]string{
+		"connector.class": "io.aiven.connect.jdbc.JdbcSinkConnector", "topics": topic, "connection.url": jdbcURL,
+		"insert.mode": "upsert", "pk.mode": "record_key", "table.name.format": "strict",
+		"errors.tolerance": "none", "consumer.override.max.poll.records": "1",
+	}), 201)
+	var trace string
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
+		tasks, _ := r.object(t)["tasks"].([]any)
+		if len(tasks) != 1 || tasks[0].(map[string]any)["state"] != "FAILED" {
+			return false, string(r.body)
+		}
+		trace, _ = tasks[0].(map[string]any)["trace"].(string)
+		return true, ""
+	})
+	if !strings.Contains(strings.ToLower(trace), "null") || !strings.Contains(trace, "strict") {
+		t.Errorf("trace does not explain the failure:\n%s", trace)
+	}
+	if off := sinkOffset(t, w, name, topic); off > 1 {
+		t.Fatalf("committed offset %v is past the bad record at offset 1", off)
+	}
+	if got := tableRows(db, `SELECT id FROM strict ORDER BY id`); got != "" && got != "1" {
+		t.Fatalf("rows past the bad record: %s", got)
+	}
+}
