@@ -10,6 +10,7 @@ import (
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
 	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
+	jdbcsource "github.com/ferryhq/ferry/connectors/jdbc/source"
 	"github.com/ferryhq/ferry/converters"
 	"github.com/ferryhq/ferry/transforms"
 )
@@ -18,7 +19,7 @@ import (
 func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
-		[]connect.Plugin{jdbcsink.Plugin()},
+		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin()},
 		converters.Plugins(),
 		transforms.Plugins(),
 	)
