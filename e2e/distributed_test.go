@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -531,5 +533,124 @@ func TestDistributedTakeoverFromApache(t *testing.T) {
 	}
 	if n := endOffset(t, c.bootstrap, topic); n != 1000 {
 		t.Fatalf("topic holds %d records, want 1000", n)
+	}
+}
+
+// TestDistributedRollingRestart restarts each of three worker processes in
+// turn (SIGTERM, then start again) while a datagen → topic → FileStreamSink
+// pipeline runs: the sink file ends up with every generated record. At
+// least once delivery allows duplicates; they are counted and reported.
+func TestDistributedRollingRestart(t *testing.T) {
+	c := newCluster(t)
+	const iterations = 3000
+	topic := testbed.UniqueName(t, "rolling")
+	testbed.CreateTopic(t, c.bootstrap, topic, 3)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sink.txt")
+
+	start := time.Now()
+	workers := make([]*worker, 3)
+	procs := make([]*process, 3)
+	dirs := make([]string, 3)
+	for i := range workers {
+		dirs[i] = filepath.Join(dir, fmt.Sprintf("w%d", i))
+		if err := os.Mkdir(dirs[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		workers[i], procs[i] = c.startProcess(t, dirs[i])
+	}
+	for _, w := range workers {
+		w.waitHealthy(t)
+	}
+	t.Logf("3 worker processes healthy after %v", time.Since(start))
+
+	tasks := map[string]int{"gen": 1, "sink": 3}
+	create := func(name string, config map[string]string) {
+		var r response
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			r = workers[0].call(t, "PUT", "/connectors/"+name+"/config", config)
+			return r.status != 409, string(r.body)
+		})
+		expectStatus(t, r, 201)
+	}
+	create("sink", map[string]string{"connector.class": "FileStreamSink", "tasks.max": "3", "file": out, "topics": topic})
+	// A few ms a record: generation goes on through the restarts.
+	create("gen", map[string]string{"connector.class": "DatagenConnector", "tasks.max": "1", "kafka.topic": topic,
+		"quickstart": "orders", "iterations": fmt.Sprint(iterations), "max.interval": "10"})
+	// allRunning waits until every task is RUNNING on a worker other than
+	// gone (the id of a stopped worker, or "").
+	allRunning := func(w *worker, gone, why string) {
+		t.Helper()
+		began := time.Now()
+		var owners map[string]string
+		testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+			var msg string
+			owners, msg = w.taskWorkers(t, tasks)
+			if owners == nil {
+				return false, msg
+			}
+			for task, id := range owners {
+				if id == gone {
+					return false, task + " still on the stopped worker"
+				}
+			}
+			return true, ""
+		})
+		t.Logf("%s: all tasks RUNNING %v later: %v", why, time.Since(began).Round(time.Millisecond), owners)
+	}
+	allRunning(workers[0], "", "created")
+
+	for i := range workers {
+		// Restart while records flow: wait for some progress first.
+		testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+			n := countLines(out)
+			return n >= 700*(i+1), fmt.Sprint(n, " lines")
+		})
+		gone := strings.TrimPrefix(workers[i].url, "http://")
+		restarted := time.Now()
+		sigterm(t, procs[i])
+		t.Logf("worker %d (%s) stopped in %v with %d lines in the sink", i, gone, time.Since(restarted).Round(time.Millisecond), countLines(out))
+		workers[i], procs[i] = c.startProcess(t, dirs[i])
+		workers[i].waitHealthy(t)
+		allRunning(workers[(i+1)%3], gone, fmt.Sprintf("worker %d restarted and healthy %v after the SIGTERM", i, time.Since(restarted).Round(time.Millisecond)))
+	}
+
+	// Every order id the datagen task generated reaches the sink file.
+	orderID := regexp.MustCompile(`orderid=(\d+)`)
+	var seen map[int]int
+	testbed.WaitFor(t, 60*time.Second, 250*time.Millisecond, func() (bool, string) {
+		seen = map[int]int{}
+		for _, l := range readLines(t, out) {
+			if m := orderID.FindStringSubmatch(l); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				seen[n]++
+			}
+		}
+		for i := range iterations {
+			if seen[i] == 0 {
+				return false, fmt.Sprintf("order %d missing (%d distinct of %d)", i, len(seen), iterations)
+			}
+		}
+		return true, ""
+	})
+	dups := 0
+	for _, n := range seen {
+		dups += n - 1
+	}
+	if len(seen) != iterations {
+		t.Errorf("sink holds %d distinct orders, want %d", len(seen), iterations)
+	}
+	t.Logf("all %d records in the sink %v after the first worker start; %d duplicates", iterations, time.Since(start).Round(time.Millisecond), dups)
+}
+
+// sigterm stops a worker process as a service manager would and waits for
+// its clean exit.
+func sigterm(t *testing.T, p *process) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ferry did not exit within 30s of SIGTERM")
 	}
 }
