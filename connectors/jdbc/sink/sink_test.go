@@ -54,25 +54,35 @@ func databases(t *testing.T) []func(t *testing.T) database {
 			return database{"sqlite", "jdbc:sqlite:" + path, testbed.OpenDB(t, "sqlite", path)}
 		},
 		func(t *testing.T) database {
-			dsn := testbed.MySQL(t)
-			cfg, err := mysql.ParseDSN(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := fmt.Sprintf("jdbc:mariadb://%s/%s?user=%s&password=%s", cfg.Addr, cfg.DBName, url.QueryEscape(cfg.User), url.QueryEscape(cfg.Passwd))
+			u, dsn := mysqlURL(t)
 			return database{"mariadb", u, testbed.OpenDB(t, "mysql", dsn)}
 		},
 		func(t *testing.T) database {
-			dsn := testbed.Postgres(t)
-			pu, err := url.Parse(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pw, _ := pu.User.Password()
-			u := fmt.Sprintf("jdbc:postgresql://%s%s?user=%s&password=%s&sslmode=disable", pu.Host, pu.Path, url.QueryEscape(pu.User.Username()), url.QueryEscape(pw))
+			u, dsn := postgresURL(t)
 			return database{"postgresql", u, testbed.OpenDB(t, "pgx", dsn)}
 		},
 	}
+}
+
+// mysqlURL returns a JDBC URL and Go DSN of a fresh MariaDB database.
+func mysqlURL(t testing.TB) (string, string) {
+	dsn := testbed.MySQL(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("jdbc:mariadb://%s/%s?user=%s&password=%s", cfg.Addr, cfg.DBName, url.QueryEscape(cfg.User), url.QueryEscape(cfg.Passwd)), dsn
+}
+
+// postgresURL returns a JDBC URL and Go DSN of a fresh PostgreSQL database.
+func postgresURL(t testing.TB) (string, string) {
+	dsn := testbed.Postgres(t)
+	pu, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := pu.User.Password()
+	return fmt.Sprintf("jdbc:postgresql://%s%s?user=%s&password=%s&sslmode=disable", pu.Host, pu.Path, url.QueryEscape(pu.User.Username()), url.QueryEscape(pw)), dsn
 }
 
 func eachDB(t *testing.T, f func(t *testing.T, db database)) {
