@@ -32,23 +32,24 @@ import (
 )
 
 type options struct {
-	kafka       string
-	ferryBin    string
-	java        string
-	connectLib  string
-	log4j       string
-	out         string
-	work        string
-	records     int
-	workloads   string
-	systems     string
-	heap        string
-	clusterHeap string
-	flushMS     int
-	idle        time.Duration
-	startupReps int
-	micro       string
-	command     string
+	kafka         string
+	ferryBin      string
+	java          string
+	connectLib    string
+	log4j         string
+	out           string
+	work          string
+	records       int
+	workloads     string
+	systems       string
+	heap          string
+	clusterHeap   string
+	flushMS       int
+	idle          time.Duration
+	startupReps   int
+	rebalanceReps int
+	micro         string
+	command       string
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&o.flushMS, "flush-ms", 10000, "offset.flush.interval.ms for both workers")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "how long the idle workload waits before sampling memory")
 	flag.IntVar(&o.startupReps, "startup-reps", 3, "start-ups per system in the start-up workload (the median is reported)")
+	flag.IntVar(&o.rebalanceReps, "rebalance-reps", 3, "kill/restart rounds per system in the rebalance workload (the median is reported)")
 	flag.StringVar(&o.micro, "micro", "", "file holding 'go test -bench -benchmem' output to include in the report")
 	flag.StringVar(&o.command, "command", "", "the command line that produced this run, for the report")
 	list := flag.Bool("list", false, "list the workloads and exit")

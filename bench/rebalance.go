@@ -89,10 +89,10 @@ func owners(st map[string]connectorStatus, want []string) (owned, bool, error) {
 }
 
 // rebalance: three distributed workers run six FileStream sources (one task each);
-// the worker running the most of them is killed with SIGKILL, and the time until all
-// of its connectors and tasks are RUNNING on the other two is measured. The killed
-// worker is then started again, and the time until it runs some of them again is
-// measured too.
+// in each of -rebalance-reps rounds the worker running the most of them is killed
+// with SIGKILL, the time until all of its connectors and tasks are RUNNING on the
+// other two is measured, and the killed worker is started again and the time until
+// it runs some of them again is measured too. Medians are reported.
 func rebalance(ctx context.Context, e *env, s system) *result {
 	r := &result{Status: statusOK}
 	fail := func(err error) *result {
@@ -219,12 +219,55 @@ func rebalance(ctx context.Context, e *env, s system) *result {
 		}
 	}
 
-	// Wait for everything RUNNING and, within a bound, spread over all three workers,
-	// then for one heartbeat so no rebalance is still settling when the kill comes.
-	var own owned
-	spreadSince := time.Time{}
+	// Wait for everything RUNNING the first time: the cluster's start-up.
 	err := poll(cctx, workers[0].proc, statusPoll, func() (bool, error) {
 		st, err := clusterStatus(cctx, workers[0].rest)
+		if err != nil {
+			return false, nil
+		}
+		_, all, err := owners(st, names)
+		return all, err
+	})
+	if err != nil {
+		return fail(fmt.Errorf("waiting for the connectors to run: %w", err))
+	}
+	r.StartToRunningSeconds = time.Since(began).Seconds()
+
+	reps := max(e.opts.rebalanceReps, 1)
+	for rep := range reps {
+		if err := killAndRejoin(ctx, e, s, r, workers, names, rep == 0); err != nil {
+			return fail(fmt.Errorf("round %d of %d: %w", rep+1, reps, err))
+		}
+	}
+	// The median round by failover time is reported; every round's times are kept.
+	idx := make([]int, reps)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return r.FailoverSamples[idx[a]] < r.FailoverSamples[idx[b]] })
+	r.FailoverSeconds = r.FailoverSamples[idx[reps/2]]
+	rj := append([]float64(nil), r.RejoinSamples...)
+	sort.Float64s(rj)
+	r.RejoinSeconds = rj[len(rj)/2]
+	if r.RejoinSeconds < 0 {
+		r.RejoinSeconds = 0 // a round where the restarted worker got nothing
+	}
+	return r
+}
+
+// killAndRejoin is one measured round: once everything runs (spread over the three
+// workers, within a bound) and one heartbeat has passed, the worker running the most
+// is killed with SIGKILL; the time until all of its work runs on the other two is a
+// failover sample. The killed worker is then started again with the same settings,
+// and the time until it runs some of the work again is a rejoin sample (-1 when it
+// got nothing in time). first also samples every member's memory and CPU.
+func killAndRejoin(ctx context.Context, e *env, s system, r *result, workers []*clusterWorker, names []string, first bool) error {
+	sctx, cancel := context.WithTimeout(ctx, clusterStartLimit)
+	defer cancel()
+	var own owned
+	var allSince time.Time
+	err := poll(sctx, nil, statusPoll, func() (bool, error) {
+		st, err := clusterStatus(sctx, workers[0].rest)
 		if err != nil {
 			return false, nil
 		}
@@ -233,35 +276,40 @@ func rebalance(ctx context.Context, e *env, s system) *result {
 			return false, err
 		}
 		own = o
-		if r.StartToRunningSeconds == 0 {
-			r.StartToRunningSeconds = time.Since(began).Seconds()
-			spreadSince = time.Now()
+		if allSince.IsZero() {
+			allSince = time.Now()
 		}
-		return len(o) == clusterWorkers || time.Since(spreadSince) > assignmentSettling, nil
+		return len(o) == clusterWorkers || time.Since(allSince) > assignmentSettling, nil
 	})
 	if err != nil {
-		return fail(fmt.Errorf("waiting for the connectors to run: %w", err))
+		return fmt.Errorf("waiting for the connectors to run: %w", err)
 	}
 	time.Sleep(heartbeatMS * time.Millisecond)
-	if st, err := clusterStatus(cctx, workers[0].rest); err == nil {
+	if st, err := clusterStatus(sctx, workers[0].rest); err == nil {
 		if o, all, err := owners(st, names); err == nil && all {
 			own = o
 		}
 	}
-
 	for _, w := range workers {
-		ps, err := w.proc.stats()
-		if err != nil {
-			return fail(err)
+		if err := w.proc.alive(); err != nil {
+			return err
 		}
-		r.Cluster = append(r.Cluster, clusterSample{WorkerID: w.id, Owned: len(own[w.id]),
-			RSSBytes: ps.RSS, PeakRSSBytes: ps.PeakRSS, CPUSeconds: ps.CPUSeconds})
-		r.PeakRSSBytes += ps.PeakRSS / clusterWorkers
-		r.RSSBytes += ps.RSS / clusterWorkers
-		r.CPUSeconds += ps.CPUSeconds / clusterWorkers
+	}
+	if first {
+		for _, w := range workers {
+			ps, err := w.proc.stats()
+			if err != nil {
+				return err
+			}
+			r.Cluster = append(r.Cluster, clusterSample{WorkerID: w.id, Owned: len(own[w.id]),
+				RSSBytes: ps.RSS, PeakRSSBytes: ps.PeakRSS, CPUSeconds: ps.CPUSeconds})
+			r.PeakRSSBytes += ps.PeakRSS / clusterWorkers
+			r.RSSBytes += ps.RSS / clusterWorkers
+			r.CPUSeconds += ps.CPUSeconds / clusterWorkers
+		}
 	}
 
-	// The victim runs the most; the survivors' first member is asked for status.
+	// The victim runs the most; the next member is asked for status.
 	victim := 0
 	for i, w := range workers {
 		if len(own[w.id]) > len(own[workers[victim].id]) {
@@ -272,14 +320,14 @@ func rebalance(ctx context.Context, e *env, s system) *result {
 	lost := append([]string(nil), own[vw.id]...)
 	sort.Strings(lost)
 	if len(lost) == 0 {
-		return fail(fmt.Errorf("no worker runs anything: %v", own))
+		return fmt.Errorf("no worker runs anything: %v", own)
 	}
 	watcher := workers[(victim+1)%clusterWorkers]
 	e.log.Info("killing a worker", "system", s.name, "worker", vw.id, "runs", strings.Join(lost, ","))
 
 	tKill := time.Now()
 	if err := syscall.Kill(-vw.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		return fail(fmt.Errorf("kill -9: %w", err))
+		return fmt.Errorf("kill -9: %w", err)
 	}
 	<-vw.proc.exited
 	fctx, fcancel := context.WithTimeout(ctx, failoverLimit)
@@ -296,25 +344,28 @@ func rebalance(ctx context.Context, e *env, s system) *result {
 		return len(o[vw.id]) == 0, nil
 	})
 	if err != nil {
-		return fail(fmt.Errorf("waiting for %d connectors and tasks of the killed worker to run elsewhere: %w", len(lost), err))
+		return fmt.Errorf("waiting for the %d connectors and tasks of the killed worker to run elsewhere: %w", len(lost), err)
 	}
-	r.FailoverSeconds = time.Since(tKill).Seconds()
-	r.Note = fmt.Sprintf("killed %s running %d of %d connectors and tasks (%s)", vw.id, len(lost),
-		2*clusterConnectors, strings.Join(lost, ", "))
+	r.FailoverSamples = append(r.FailoverSamples, time.Since(tKill).Seconds())
+	if first {
+		r.Note = fmt.Sprintf("first round: killed %s running %d of %d connectors and tasks (%s)", vw.id, len(lost),
+			2*clusterConnectors, strings.Join(lost, ", "))
+	}
 
 	// Rejoin: the same worker (same id) starts again and gets a share of the work.
 	vw.log = strings.TrimSuffix(vw.log, ".log") + "-rejoin.log"
 	p, err := startWorker(s.distArgv(vw.file), vw.log, e.ticks)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	vw.proc = p
 	jctx, jcancel := context.WithTimeout(ctx, rejoinLimit)
 	defer jcancel()
+	rest := 0.0
 	err = poll(jctx, vw.proc, failoverPoll, func() (bool, error) {
-		if r.RejoinRESTSeconds == 0 {
+		if rest == 0 {
 			if code, err := vw.rest.get(jctx, "/", nil); err == nil && code == http.StatusOK {
-				r.RejoinRESTSeconds = time.Since(p.started).Seconds()
+				rest = time.Since(p.started).Seconds()
 			}
 		}
 		st, err := clusterStatus(jctx, watcher.rest)
@@ -324,15 +375,20 @@ func rebalance(ctx context.Context, e *env, s system) *result {
 		o, _, err := owners(st, names)
 		return err == nil && len(o[vw.id]) > 0, err
 	})
+	r.RejoinRESTSamples = append(r.RejoinRESTSamples, rest)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		r.Note = joinNote(r.Note, fmt.Sprintf("the restarted worker ran nothing within %s", rejoinLimit))
+		r.RejoinSamples = append(r.RejoinSamples, -1)
+		r.Note = joinNote(r.Note, fmt.Sprintf("a restarted worker ran nothing within %s", rejoinLimit))
 	case err != nil:
-		return fail(fmt.Errorf("after the restart: %w", err))
+		return fmt.Errorf("after the restart: %w", err)
 	default:
-		r.RejoinSeconds = time.Since(p.started).Seconds()
+		r.RejoinSamples = append(r.RejoinSamples, time.Since(p.started).Seconds())
 	}
-	return r
+	if first || rest > 0 && rest < r.RejoinRESTSeconds {
+		r.RejoinRESTSeconds = rest
+	}
+	return nil
 }
 
 // clusterSample is one cluster member's resident set and CPU time once every

@@ -30,12 +30,16 @@ type result struct {
 	StartToRunningSeconds float64   `json:"start_to_running_seconds,omitempty"`
 	StartupSamples        []float64 `json:"startup_samples_seconds,omitempty"`
 	// The rebalance workload: kill -9 → every connector and task of the killed worker
-	// RUNNING on another; restart of the killed worker → its REST API answers, and →
-	// it runs a connector or task again; each member's figures before the kill.
+	// RUNNING on another (median round); restart of the killed worker → its REST API
+	// answers (fastest round), and → it runs a connector or task again (median round);
+	// each member's figures before the first kill.
 	FailoverSeconds   float64         `json:"failover_seconds,omitempty"`
 	RejoinRESTSeconds float64         `json:"rejoin_rest_seconds,omitempty"`
 	RejoinSeconds     float64         `json:"rejoin_seconds,omitempty"`
 	Cluster           []clusterSample `json:"cluster,omitempty"`
+	FailoverSamples   []float64       `json:"failover_samples_seconds,omitempty"`
+	RejoinRESTSamples []float64       `json:"rejoin_rest_samples_seconds,omitempty"`
+	RejoinSamples     []float64       `json:"rejoin_samples_seconds,omitempty"` // -1: got nothing in time
 }
 
 // limitResult is a plain franz-go client's rate on the bench's broker.
@@ -363,6 +367,7 @@ func (r *report) clusterMarkdown() string {
 		}
 		if b.Len() == 0 {
 			b.WriteString("\n## Rebalance: 3-worker cluster, 6 FileStream sources\n\n" +
+				"Medians of the rounds, every round in brackets; per worker: before the first kill.\n\n" +
 				"| System | cluster start → all RUNNING s | kill -9 → RUNNING elsewhere s | restart → REST s | restart → runs work again s | " +
 				"per worker: connectors+tasks, RSS MiB (peak), CPU s |\n| --- | --- | --- | --- | --- | --- |\n")
 		}
@@ -371,9 +376,29 @@ func (r *report) clusterMarkdown() string {
 			per = append(per, fmt.Sprintf("%d, %s (%s), %.1f", c.Owned, mib(c.RSSBytes), mib(c.PeakRSSBytes), c.CPUSeconds))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", res.System, secs(res.StartToRunningSeconds),
-			secs(res.FailoverSeconds), secs(res.RejoinRESTSeconds), secs(res.RejoinSeconds), strings.Join(per, "; "))
+			withSamples(res.FailoverSeconds, res.FailoverSamples), secs(res.RejoinRESTSeconds),
+			withSamples(res.RejoinSeconds, res.RejoinSamples), strings.Join(per, "; "))
 	}
 	return b.String()
+}
+
+// withSamples formats a median and its samples: "12.00 (11.2, 12.0, 12.9)".
+func withSamples(v float64, samples []float64) string {
+	if v == 0 && len(samples) == 0 {
+		return "—"
+	}
+	if len(samples) < 2 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	var parts []string
+	for _, x := range samples {
+		if x < 0 {
+			parts = append(parts, "none")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%.1f", x))
+	}
+	return fmt.Sprintf("%.2f (%s)", v, strings.Join(parts, ", "))
 }
 
 func (r *report) write(dir string) error {
