@@ -410,3 +410,62 @@ func TestTransientErrorsAreRetriable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+type reporterCtx struct {
+	taskCtx
+	reported []*connect.SinkRecord
+	errs     []error
+}
+
+func (c *reporterCtx) ErrantRecordReporter() connect.ErrantRecordReporter { return c }
+
+func (c *reporterCtx) Report(_ context.Context, rec *connect.SinkRecord, err error) error {
+	c.reported = append(c.reported, rec)
+	c.errs = append(c.errs, err)
+	return nil
+}
+
+func TestErrantRecordsReported(t *testing.T) {
+	eachDB(t, func(t *testing.T, d database) {
+		if _, err := d.db.Exec(`CREATE TABLE strict (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(10) NOT NULL, score DOUBLE PRECISION)`); err != nil {
+			t.Fatal(err)
+		}
+		tc := &reporterCtx{}
+		task := &Task{}
+		if err := task.Start(t.Context(), tc, map[string]string{"connection.url": d.url, "pk.mode": "record_key",
+			"insert.mode": "upsert", "table.name.format": "strict"}); err != nil {
+			t.Fatal(err)
+		}
+		defer task.Stop()
+		opt := connect.StructBuilder().Field("id", connect.Int64Schema).Field("name", connect.OptionalStringSchema).MustBuild()
+		mk := func(id int64, name any) *connect.SinkRecord {
+			r := rec("strict", id, nil)
+			r.ValueSchema, r.Value = opt, connect.NewStruct(opt).MustPut("id", id).MustPut("name", name)
+			return r
+		}
+		schemaless := &connect.SinkRecord{Record: connect.Record{Topic: "strict", Value: map[string]any{"a": 1}}}
+		recs := []*connect.SinkRecord{mk(1, "ok"), mk(2, nil), schemaless, mk(3, "fine"), mk(4, "much too long for ten")}
+		if err := task.Put(t.Context(), recs); err != nil {
+			t.Fatal(err)
+		}
+		wantReported := []*connect.SinkRecord{recs[1], schemaless}
+		if d.name != "sqlite" { // SQLite does not enforce VARCHAR lengths
+			wantReported = append(wantReported, recs[4])
+		}
+		if len(tc.reported) != len(wantReported) {
+			t.Fatalf("reported %d records: %v", len(tc.reported), tc.errs)
+		}
+		for i := range wantReported {
+			if tc.reported[i] != wantReported[i] {
+				t.Errorf("report %d: %v", i, tc.errs[i])
+			}
+		}
+		want := "1,3"
+		if d.name == "sqlite" {
+			want = "1,3,4"
+		}
+		if got := dump(t, d.db, `SELECT id FROM strict ORDER BY id`); strings.Join(got, ",") != want {
+			t.Errorf("rows %v, want %s", got, want)
+		}
+	})
+}

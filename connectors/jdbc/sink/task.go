@@ -28,6 +28,9 @@ type Task struct {
 	// against the database, so steady streams skip the metadata queries.
 	layouts map[dialect.TableID]*layout
 	tables  map[string]dialect.TableID // topic → table
+	// reported holds the records of the current Put already handed to the
+	// errant record reporter.
+	reported map[*connect.SinkRecord]bool
 }
 
 var _ connect.SinkTask = (*Task)(nil)
@@ -42,6 +45,7 @@ func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map
 	t.retriesLeft = s.maxRetries
 	t.layouts = map[dialect.TableID]*layout{}
 	t.tables = map[string]dialect.TableID{}
+	t.reported = map[*connect.SinkRecord]bool{}
 	if p, ok := tc.(connect.ErrantReporterProvider); ok {
 		t.reporter = p.ErrantRecordReporter()
 	}
@@ -86,6 +90,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 	if len(records) == 0 {
 		return nil
 	}
+	clear(t.reported)
 	err := t.write(ctx, records)
 	if err == nil {
 		t.retriesLeft = t.s.maxRetries
@@ -101,7 +106,36 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 		t.tc.SetRetryTimeout(t.s.retryBackoff)
 		return connect.Retriable(err)
 	}
+	if t.reporter != nil && !errors.As(err, &de) {
+		return t.writeEach(ctx, records, err)
+	}
 	return err
+}
+
+// writeEach writes a failed batch again one record per transaction and
+// hands the records that still fail to the errant record reporter (dead
+// letter queue), as Confluent's sink does once retries are used up.
+func (t *Task) writeEach(ctx context.Context, records []*connect.SinkRecord, batchErr error) error {
+	t.log.Warn("batch failed; writing it record by record and reporting the failing records", "records", len(records), "err", batchErr)
+	for _, rec := range records {
+		if t.reported[rec] {
+			continue // already reported as a bad record in the first pass
+		}
+		err := t.write(ctx, []*connect.SinkRecord{rec})
+		if err == nil {
+			continue
+		}
+		clear(t.layouts)
+		if dialect.IsTransient(err) {
+			// The whole batch is redelivered; upserts make the replay harmless.
+			t.tc.SetRetryTimeout(t.s.retryBackoff)
+			return connect.Retriable(err)
+		}
+		if rerr := t.reporter.Report(ctx, rec, err); rerr != nil {
+			return rerr
+		}
+	}
+	return nil
 }
 
 // batch collects one table's rows of a Put between two flushes.
@@ -148,6 +182,7 @@ func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) (err er
 			if rerr := t.reporter.Report(ctx, rec, err); rerr != nil {
 				return rerr
 			}
+			t.reported[rec] = true
 			continue
 		}
 		_ = skip
