@@ -511,11 +511,61 @@ func TestDistributedTakeoverFromApache(t *testing.T) {
 		t.Fatalf("topic holds %d records, want 800", n)
 	}
 
-	// And back: Apache picks up where Ferry left off.
+	// A second source, created on Ferry, copies a file; it is then stopped
+	// and its offsets reset (a tombstone) through Ferry.
+	topic2 := testbed.UniqueName(t, "takeover-reset")
+	testbed.CreateTopic(t, c.bootstrap, topic2, 1)
+	in2 := filepath.Join(dir, "in2.txt")
+	lines.Reset()
+	for i := range 100 {
+		fmt.Fprintf(&lines, "line-%04d\n", i)
+	}
+	writeFile(t, in2, lines.String())
+	var cr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		cr = f.call(t, "PUT", "/connectors/src2/config", map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "file": in2, "topic": topic2})
+		return cr.status != 409, string(cr.body)
+	})
+	expectStatus(t, cr, 201)
+	lineLen := len("line-0000\n")
+	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
+		r := f.call(t, "GET", "/connectors/src2/offsets", nil)
+		return strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, 100*lineLen)), string(r.body)
+	})
+	stop := func(name string) {
+		t.Helper()
+		var sr response
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			sr = f.call(t, "PUT", "/connectors/"+name+"/stop", nil)
+			return sr.status != 409, string(sr.body)
+		})
+		expectStatus(t, sr, 204)
+		f.waitState(t, name, "STOPPED", 0)
+	}
+	stop("src2")
+	var dr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		dr = f.call(t, "DELETE", "/connectors/src2/offsets", nil)
+		return dr.status != 409, string(dr.body) // 409 until the stop's rebalance is done
+	})
+	expectStatus(t, dr, 200)
+
+	// And back: Ferry stops the connector and rewinds its offset to line
+	// 600 through the offsets REST API; Apache reads that offset record
+	// and, once resumed, re-reads the file from there.
 	testbed.WaitFor(t, 60*time.Second, 200*time.Millisecond, func() (bool, string) {
 		r := f.call(t, "GET", "/connectors/src/offsets", nil)
-		return strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, 800*len("line-0000\n"))), string(r.body)
+		return strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, 800*lineLen)), string(r.body)
 	})
+	stop("src")
+	rewind := map[string]any{"offsets": []any{map[string]any{
+		"partition": map[string]any{"filename": in}, "offset": map[string]any{"position": 600 * lineLen}}}}
+	var pr response
+	testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		pr = f.call(t, "PATCH", "/connectors/src/offsets", rewind)
+		return pr.status != 409, string(pr.body) // 409 until the stop's rebalance is done
+	})
+	expectStatus(t, pr, 200)
 	f.stop()
 	lines.Reset()
 	for i := 800; i < 1000; i++ {
@@ -524,15 +574,42 @@ func TestDistributedTakeoverFromApache(t *testing.T) {
 	appendFile(t, in, lines.String())
 	startApacheDistributed(t, lib, dir, props)
 	waitHTTP(t, apache.url)
+	apache.waitState(t, "src", "STOPPED", 0)
+	r = apache.call(t, "GET", "/connectors/src/offsets", nil)
+	expectStatus(t, r, 200)
+	if !strings.Contains(string(r.body), fmt.Sprintf(`"position":%d`, 600*lineLen)) {
+		t.Fatalf("Apache reads the offsets Ferry wrote as %s", r.body)
+	}
+	expectStatus(t, apache.call(t, "PUT", "/connectors/src/resume", nil), 202)
 	apache.waitState(t, "src", "RUNNING", 1)
-	recs = testbed.ConsumeN(t, c.bootstrap, topic, 1000, 90*time.Second)
+	recs = testbed.ConsumeN(t, c.bootstrap, topic, 1200, 90*time.Second)
 	for i, rec := range recs {
-		if want := fmt.Sprintf(`"payload":"line-%04d"`, i); !strings.Contains(string(rec.Value), want) {
+		line := i
+		if i >= 800 {
+			line = 600 + i - 800 // re-read from the rewound position
+		}
+		if want := fmt.Sprintf(`"payload":"line-%04d"`, line); !strings.Contains(string(rec.Value), want) {
 			t.Fatalf("record %d is %s, want %s", i, rec.Value, want)
 		}
 	}
-	if n := endOffset(t, c.bootstrap, topic); n != 1000 {
-		t.Fatalf("topic holds %d records, want 1000", n)
+	if n := endOffset(t, c.bootstrap, topic); n != 1200 {
+		t.Fatalf("topic holds %d records, want 1200", n)
+	}
+
+	// Apache reads the reset as no offset: resumed, src2 copies its file
+	// again from the start.
+	apache.waitState(t, "src2", "STOPPED", 0)
+	r = apache.call(t, "GET", "/connectors/src2/offsets", nil)
+	expectStatus(t, r, 200)
+	if got := string(r.body); got != `{"offsets":[]}` {
+		t.Fatalf("Apache reads the offsets of the reset connector as %s", got)
+	}
+	expectStatus(t, apache.call(t, "PUT", "/connectors/src2/resume", nil), 202)
+	recs = testbed.ConsumeN(t, c.bootstrap, topic2, 200, 90*time.Second)
+	for i, rec := range recs {
+		if want := fmt.Sprintf(`"payload":"line-%04d"`, i%100); !strings.Contains(string(rec.Value), want) {
+			t.Fatalf("%s record %d is %s, want %s", topic2, i, rec.Value, want)
+		}
 	}
 }
 
