@@ -469,3 +469,58 @@ func TestErrantRecordsReported(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionLoss: the server ends the sink's sessions between two
+// Puts. The next Put either reconnects at once or returns a Retriable
+// error; either way the batch lands once it is redelivered.
+func TestConnectionLoss(t *testing.T) {
+	kill := map[string]string{
+		"mariadb": `SELECT CONCAT('KILL ', id) FROM information_schema.PROCESSLIST WHERE db = DATABASE() AND id <> CONNECTION_ID()`,
+		"postgresql": `SELECT 'SELECT pg_terminate_backend(' || pid || ')' FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+	}
+	eachDB(t, func(t *testing.T, d database) {
+		if d.name == "sqlite" {
+			t.Skip("no server connection to lose")
+		}
+		task, _ := startTask(t, map[string]string{"connection.url": d.url, "auto.create": "true",
+			"pk.mode": "record_key", "insert.mode": "upsert", "retry.backoff.ms": "1"})
+		if err := task.Put(t.Context(), []*connect.SinkRecord{rec("loss", 1, v1(1, "a"))}); err != nil {
+			t.Fatal(err)
+		}
+		var stmts []string
+		rows, err := d.db.Query(kill[d.name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			stmts = append(stmts, s)
+		}
+		rows.Close()
+		if len(stmts) == 0 {
+			t.Fatal("no sink session found")
+		}
+		for _, s := range stmts {
+			if _, err := d.db.Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		batch := []*connect.SinkRecord{rec("loss", 2, v1(2, "b"))}
+		for attempt := 0; ; attempt++ {
+			err := task.Put(t.Context(), batch)
+			if err == nil {
+				break
+			}
+			if !connect.IsRetriable(err) || attempt > 3 {
+				t.Fatalf("after connection loss: %v (retriable %v)", err, connect.IsRetriable(err))
+			}
+		}
+		if got := dump(t, d.db, `SELECT id FROM loss ORDER BY id`); strings.Join(got, ",") != "1,2" {
+			t.Errorf("rows %v", got)
+		}
+	})
+}
