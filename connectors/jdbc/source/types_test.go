@@ -35,7 +35,7 @@ func TestTypeMapping(t *testing.T) {
 	}
 	cases := map[string]dbCase{
 		"sqlite": {
-			ddl: `CREATE TABLE types (i INTEGER NOT NULL, big BIGINT, amt DECIMAL(10,2), s VARCHAR(10), n TEXT, d DATE, ts TIMESTAMP, bin BLOB, f DOUBLE, flag BOOLEAN)`,
+			ddl:    `CREATE TABLE types (i INTEGER NOT NULL, big BIGINT, amt DECIMAL(10,2), s VARCHAR(10), n TEXT, d DATE, ts TIMESTAMP, bin BLOB, f DOUBLE, flag BOOLEAN)`,
 			insert: `INSERT INTO types VALUES (7, 9000000000, -12.3, 'héllo', NULL, '2024-01-15', '2024-01-15 09:50:00.123', X'010203', 1.5, 1)`,
 		},
 		"mysql": {
