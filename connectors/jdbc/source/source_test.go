@@ -532,3 +532,78 @@ func TestValidateConfig(t *testing.T) {
 		t.Fatalf("valid config: %v", errs)
 	}
 }
+
+// TestRecoversFromDatabaseErrors: a failing query is a retriable error,
+// and once the database is back the task goes on from its offset.
+func TestRecoversFromDatabaseErrors(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *testDB) {
+		d.createOrders(t, "orders")
+		d.insertOrder(t, "orders", 1, 1, "1.00", "NEW", "2024-01-15 09:50:00")
+		cfg := baseConfig(d, ModeIncrementing)
+		cfg[IncrementingColumn] = "id"
+		r := startTask(t, cfg, &memOffsets{})
+		r.pollUntil(1)
+		if d.kind == "postgres" {
+			// Kill the task's sessions: the pool must reconnect.
+			d.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		}
+		d.exec(t, "ALTER TABLE orders RENAME TO orders_away")
+		var err error
+		testbed.WaitFor(t, 10*time.Second, 10*time.Millisecond, func() (bool, string) {
+			_, err = r.task.Poll(context.Background())
+			return err != nil, "no error while the table is gone"
+		})
+		if !connect.IsRetriable(err) {
+			t.Fatalf("error %v is not retriable", err)
+		}
+		d.exec(t, "ALTER TABLE orders_away RENAME TO orders")
+		d.insertOrder(t, "orders", 2, 1, "1.00", "NEW", "2024-01-15 09:50:00")
+		var got []*connect.SourceRecord
+		testbed.WaitFor(t, 10*time.Second, 10*time.Millisecond, func() (bool, string) {
+			recs, err := r.task.Poll(context.Background())
+			got = append(got, recs...)
+			return err == nil && len(got) > 0, fmt.Sprintf("poll: %v", err)
+		})
+		if fmt.Sprint(ids(got)) != "[2]" {
+			t.Fatalf("ids %v", ids(got))
+		}
+	})
+}
+
+// TestPollHonoursContext: an idle Poll returns once its context ends.
+func TestPollHonoursContext(t *testing.T) {
+	d := sqliteDB(t)
+	d.createOrders(t, "orders")
+	cfg := baseConfig(d, ModeIncrementing)
+	cfg[IncrementingColumn] = "id"
+	cfg[PollInterval] = "3600000"
+	cfg[PollLinger] = "3600000"
+	r := startTask(t, cfg, &memOffsets{})
+	r.poll() // first run: empty table
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.task.Poll(ctx)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDBTimezone: naive timestamps are read as wall-clock time in
+// db.timezone.
+func TestDBTimezone(t *testing.T) {
+	d := sqliteDB(t)
+	d.createOrders(t, "orders")
+	d.insertOrder(t, "orders", 1, 1, "1.00", "NEW", "2024-01-15 10:50:00")
+	cfg := baseConfig(d, ModeIncrementing)
+	cfg[IncrementingColumn] = "id"
+	cfg[DBTimezone] = "Europe/Paris"
+	r := startTask(t, cfg, &memOffsets{})
+	v := r.pollUntil(1)[0].Value.(*connect.Struct)
+	if ms := v.Get("updated_at").(time.Time).UnixMilli(); ms != 1705312200000 {
+		t.Fatalf("updated_at %d", ms)
+	}
+}

@@ -198,11 +198,10 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 			}
 			return nil, t.failed(q, err)
 		}
-		if len(recs) > 0 {
+		if len(recs) > 0 || done {
+			// A run that found nothing returns too, so the caller sees
+			// the task alive between runs.
 			return recs, nil
-		}
-		if ctx.Err() != nil {
-			return nil, nil
 		}
 	}
 }
