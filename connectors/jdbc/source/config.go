@@ -246,6 +246,7 @@ type settings struct {
 	quote               bool
 	suffix              string
 	tableTypes          []string
+	retryAttempts       int
 	pollInterval        time.Duration
 	batchMaxRows        int
 	pollLinger          time.Duration
@@ -284,6 +285,7 @@ func parse(config map[string]string) (*settings, error) {
 		quote:             strings.EqualFold(cfg.String(QuoteIdentifiers), "always"),
 		suffix:            cfg.String(QuerySuffix),
 		tableTypes:        cfg.List(TableTypes),
+		retryAttempts:     cfg.Int(QueryRetryAttempts),
 		pollInterval:      time.Duration(cfg.Int(PollInterval)) * time.Millisecond,
 		batchMaxRows:      cfg.Int(BatchMaxRows),
 		pollLinger:        time.Duration(cfg.Long(PollLinger)) * time.Millisecond,

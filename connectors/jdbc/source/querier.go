@@ -50,6 +50,7 @@ type querier struct {
 
 	off        offset // position of the last record handed out
 	startAtNow bool   // timestamp.initial=-1 and no stored offset
+	failures   int    // consecutive failed runs, for query.retry.attempts
 	nextRun    time.Time
 
 	// Open result set state.

@@ -607,3 +607,22 @@ func TestDBTimezone(t *testing.T) {
 		t.Fatalf("updated_at %d", ms)
 	}
 }
+
+// TestQueryRetryAttempts: with query.retry.attempts=1 the second failure
+// in a row fails the task.
+func TestQueryRetryAttempts(t *testing.T) {
+	d := sqliteDB(t)
+	d.createOrders(t, "orders")
+	cfg := baseConfig(d, ModeIncrementing)
+	cfg[IncrementingColumn] = "id"
+	cfg[QueryRetryAttempts] = "1"
+	cfg[PollInterval] = "0"
+	r := startTask(t, cfg, &memOffsets{})
+	r.poll()
+	d.exec(t, "DROP TABLE orders")
+	_, err1 := r.task.Poll(context.Background())
+	_, err2 := r.task.Poll(context.Background())
+	if !connect.IsRetriable(err1) || err2 == nil || connect.IsRetriable(err2) {
+		t.Fatalf("errors %v / %v", err1, err2)
+	}
+}

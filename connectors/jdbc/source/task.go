@@ -189,6 +189,9 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 		if done {
 			t.current = nil
 			q.nextRun = time.Now().Add(t.s.pollInterval)
+			if err == nil {
+				q.failures = 0
+			}
 		}
 		if err != nil {
 			if len(recs) > 0 {
@@ -214,6 +217,10 @@ func (t *Task) failed(q *querier, err error) error {
 	q.nextRun = time.Now()
 	if isPermanent(err) {
 		return err
+	}
+	q.failures++
+	if t.s.retryAttempts >= 0 && q.failures > t.s.retryAttempts {
+		return fmt.Errorf("%s failed %d times in a row (%s=%d): %w", q.name(), q.failures, QueryRetryAttempts, t.s.retryAttempts, err)
 	}
 	t.log.Warn("query failed; it will be retried", "table", q.name(), "error", err)
 	return connect.Retriable(err)
