@@ -626,3 +626,40 @@ func TestQueryRetryAttempts(t *testing.T) {
 		t.Fatalf("errors %v / %v", err1, err2)
 	}
 }
+
+// TestTimestampDelayCoalesceAndNulls: rows newer than now − delay wait;
+// several timestamp columns are COALESCEd; rows whose timestamps are all
+// NULL are never emitted, as with Confluent; timestamp.initial skips
+// older rows.
+func TestTimestampDelayCoalesceAndNulls(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *testDB) {
+		d.exec(t, fmt.Sprintf(`CREATE TABLE items (id %s, modified_at %s NULL, created_at %s NULL)`, d.serial, d.ts, d.ts))
+		now := func(off time.Duration) string { return time.Now().UTC().Add(off).Format("2006-01-02 15:04:05") }
+		d.exec(t,
+			fmt.Sprintf(`INSERT INTO items (id, modified_at, created_at) VALUES (1, NULL, '%s')`, now(-2*time.Hour)),
+			fmt.Sprintf(`INSERT INTO items (id, modified_at, created_at) VALUES (2, '%s', '%s')`, now(-time.Hour), now(-3*time.Hour)),
+			`INSERT INTO items (id, modified_at, created_at) VALUES (3, NULL, NULL)`,
+			fmt.Sprintf(`INSERT INTO items (id, modified_at, created_at) VALUES (4, '%s', NULL)`, now(10*time.Second)),
+			`INSERT INTO items (id, modified_at, created_at) VALUES (5, '2020-01-01 00:00:00', NULL)`)
+		cfg := baseConfig(d, ModeTimestamp)
+		cfg[TimestampColumn] = "modified_at,created_at"
+		cfg[ValidateNonNull] = "false"
+		cfg[TimestampDelay] = "60000"
+		cfg[TimestampInitial] = fmt.Sprint(time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+		if d.kind != "sqlite" {
+			// MariaDB and PostgreSQL report their own clock; keep to UTC.
+			cfg[DBTimezone] = "UTC"
+		}
+		r := startTask(t, cfg, &memOffsets{})
+		got := r.pollUntil(2)
+		if fmt.Sprint(ids(got)) != "[1 2]" {
+			t.Fatalf("ids %v", ids(got))
+		}
+		// id 4 is within the delay, 3 has no timestamp, 5 predates timestamp.initial.
+		for range 3 {
+			if recs := r.poll(); len(recs) > 0 {
+				t.Fatalf("unexpected rows %v", ids(recs))
+			}
+		}
+	})
+}
