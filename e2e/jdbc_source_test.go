@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ type scenarioDB struct {
 	db     *sql.DB
 	config map[string]string // connection keys
 	kind   string
+	fqn    string // the orders table as offsets name it
 }
 
 func openScenarioDB(t *testing.T) scenarioDB {
@@ -38,7 +42,7 @@ func openScenarioDB(t *testing.T) scenarioDB {
 			amount DECIMAL(10,2) NOT NULL,
 			status VARCHAR(32) NOT NULL,
 			updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3))`)
-		return scenarioDB{db: db, kind: "mariadb", config: map[string]string{
+		return scenarioDB{db: db, kind: "mariadb", fqn: cfg.DBName + ".orders", config: map[string]string{
 			"connection.url":      "jdbc:mysql://" + cfg.Addr + "/" + url.PathEscape(cfg.DBName),
 			"connection.user":     cfg.User,
 			"connection.password": cfg.Passwd,
@@ -52,7 +56,7 @@ func openScenarioDB(t *testing.T) scenarioDB {
 		amount DECIMAL(10,2) NOT NULL,
 		status VARCHAR(32) NOT NULL,
 		updated_at TIMESTAMP NOT NULL)`)
-	return scenarioDB{db: db, kind: "sqlite", config: map[string]string{"connection.url": "jdbc:sqlite:" + path}}
+	return scenarioDB{db: db, kind: "sqlite", fqn: "main.orders", config: map[string]string{"connection.url": "jdbc:sqlite:" + path}}
 }
 
 func execSQL(t *testing.T, db *sql.DB, stmts ...string) {
@@ -139,5 +143,33 @@ func TestJDBCSourceReferenceScenario(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("records after update\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The stored offset has Confluent's partition and offset shapes.
+	wantOffsets := `{"offsets":[{"partition":{"protocol":"1","table":"` + d.fqn + `"},"offset":{"timestamp_nanos":0,"incrementing":1003,"timestamp":1705312860000}}]}`
+	testbed.WaitFor(t, 30*time.Second, 100*time.Millisecond, func() (bool, string) {
+		r := w.call(t, "GET", "/connectors/mysql-orders-source/offsets", nil)
+		if r.status != 200 {
+			return false, string(r.body)
+		}
+		var got, want any
+		_ = json.Unmarshal(r.body, &got)
+		_ = json.Unmarshal([]byte(wantOffsets), &want)
+		return reflect.DeepEqual(got, want), string(r.body)
+	})
+
+	// Bad input is refused at create time, naming the key.
+	bad := maps.Clone(config)
+	bad["mode"] = "sometimes"
+	r := w.call(t, "POST", "/connectors", map[string]any{"name": "bad-mode", "config": bad})
+	if r.status != 400 || !strings.Contains(string(r.body), "mode") {
+		t.Fatalf("bad mode: %d %s", r.status, r.body)
+	}
+	bad = maps.Clone(config)
+	bad["incrementing.column.name"] = "no_such_column"
+	r = w.call(t, "PUT", "/connector-plugins/JdbcSourceConnector/config/validate", bad)
+	expectStatus(t, r, 200)
+	if !strings.Contains(string(r.body), "no_such_column") {
+		t.Fatalf("validate: %s", r.body)
 	}
 }
