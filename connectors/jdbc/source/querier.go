@@ -261,7 +261,7 @@ func dbNow(ctx context.Context, db *sql.DB, d *dialect.Dialect, zone *time.Locat
 	if err := db.QueryRowContext(ctx, q).Scan(&v); err != nil {
 		return time.Time{}, fmt.Errorf("reading the database time: %w", err)
 	}
-	t, zoned, err := wall(v)
+	t, _, err := wall(v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the database time: %w", err)
 	}
@@ -272,7 +272,6 @@ func dbNow(ctx context.Context, db *sql.DB, d *dialect.Dialect, zone *time.Locat
 		// strftime('now') is UTC.
 		return inZone(t, time.UTC), nil
 	}
-	_ = zoned
 	return inZone(t, zone), nil
 }
 

@@ -663,3 +663,17 @@ func TestTimestampDelayCoalesceAndNulls(t *testing.T) {
 		}
 	})
 }
+
+// TestValidateWrongPassword: a refused login is reported on
+// connection.password.
+func TestValidateWrongPassword(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *testDB) {
+		if d.kind == "sqlite" {
+			t.Skip("SQLite has no login")
+		}
+		cfg := map[string]string{ConnectionURL: d.url, Mode: ModeBulk, ConnectionPassword: "wrong-password"}
+		if errs := (&Connector{}).ValidateConfig(cfg); len(errs[ConnectionPassword]) == 0 {
+			t.Fatalf("errors %v", errs)
+		}
+	})
+}
