@@ -624,6 +624,12 @@ func TestDistributedRollingRestart(t *testing.T) {
 	testbed.CreateTopic(t, c.bootstrap, topic, 3)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sink.txt")
+	// The sink's file comes from a config provider, which each worker
+	// resolves when it starts the sink's tasks.
+	secrets := filepath.Join(dir, "secrets.properties")
+	writeFile(t, secrets, "out="+out+"\n")
+	c.props["config.providers"] = "file"
+	c.props["config.providers.file.class"] = "org.apache.kafka.common.config.provider.FileConfigProvider"
 
 	start := time.Now()
 	workers := make([]*worker, 3)
@@ -650,7 +656,7 @@ func TestDistributedRollingRestart(t *testing.T) {
 		})
 		expectStatus(t, r, 201)
 	}
-	create("sink", map[string]string{"connector.class": "FileStreamSink", "tasks.max": "3", "file": out, "topics": topic})
+	create("sink", map[string]string{"connector.class": "FileStreamSink", "tasks.max": "3", "file": "${file:" + secrets + ":out}", "topics": topic})
 	// A few ms a record: generation goes on through the restarts.
 	create("gen", map[string]string{"connector.class": "DatagenConnector", "tasks.max": "1", "kafka.topic": topic,
 		"quickstart": "orders", "iterations": fmt.Sprint(iterations), "max.interval": "10"})
@@ -676,6 +682,9 @@ func TestDistributedRollingRestart(t *testing.T) {
 		t.Logf("%s: all tasks RUNNING %v later: %v", why, time.Since(began).Round(time.Millisecond), owners)
 	}
 	allRunning(workers[0], "", "created")
+	if r := workers[2].call(t, "GET", "/connectors/sink/tasks", nil); strings.Contains(string(r.body), out) || !strings.Contains(string(r.body), "${file:") {
+		t.Errorf("stored task configs hold the resolved file or lost the placeholder: %s", r.body)
+	}
 
 	for i := range workers {
 		// Restart while records flow: wait for some progress first.
