@@ -206,13 +206,20 @@ func buildSQL(d *dialect.Dialect, s *settings, t table, inc string, ts []string)
 		b.WriteString(d.Table(t.id))
 	}
 	incExpr := d.Ident(inc)
+	tsCol := d.Ident
+	if d.Kind() == dialect.KindSQLite {
+		// SQLite compares timestamps as text; bring every stored form
+		// (ISO 8601 with T, a zone suffix, missing milliseconds) to one
+		// canonical text so that bounds and ties compare correctly.
+		tsCol = func(c string) string { return "strftime('%Y-%m-%d %H:%M:%f'," + d.Ident(c) + ")" }
+	}
 	var tsExpr string
 	if len(ts) == 1 {
-		tsExpr = d.Ident(ts[0])
+		tsExpr = tsCol(ts[0])
 	} else if len(ts) > 1 {
 		parts := make([]string, len(ts))
 		for i, c := range ts {
-			parts[i] = d.Ident(c)
+			parts[i] = tsCol(c)
 		}
 		tsExpr = "COALESCE(" + strings.Join(parts, ",") + ")"
 	}
@@ -277,15 +284,16 @@ func dbNow(ctx context.Context, db *sql.DB, d *dialect.Dialect, zone *time.Locat
 
 // bindTime renders a bound as wall-clock text in db.timezone, which is how
 // Confluent binds timestamps (setTimestamp with a db.timezone calendar).
-// SQLite compares text, so its form follows SQLite's own: whole seconds,
-// or milliseconds when there are any.
+// SQLite compares text, so its bound has the canonical form the query
+// normalises columns to. PostgreSQL gets the zone offset too: it is
+// ignored for columns without a time zone and honoured for timestamptz.
 func bindTime(d *dialect.Dialect, t time.Time, zone *time.Location) string {
 	w := t.In(zone)
-	if d.Kind() == dialect.KindSQLite {
-		if w.Nanosecond() == 0 {
-			return w.Format("2006-01-02 15:04:05")
-		}
+	switch d.Kind() {
+	case dialect.KindSQLite:
 		return w.Format("2006-01-02 15:04:05.000")
+	case dialect.KindPostgreSQL:
+		return w.Format("2006-01-02 15:04:05.999999999-07:00")
 	}
 	return w.Format("2006-01-02 15:04:05.999999999")
 }

@@ -677,3 +677,34 @@ func TestValidateWrongPassword(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteTimestampForms: SQLite stores timestamps as text in several
+// forms; each row is captured exactly once whatever its form.
+func TestSQLiteTimestampForms(t *testing.T) {
+	d := sqliteDB(t)
+	d.createOrders(t, "orders")
+	d.insertOrder(t, "orders", 1, 1, "1.00", "NEW", "2024-01-15T09:50:00Z")
+	d.insertOrder(t, "orders", 2, 1, "1.00", "NEW", "2024-01-15 10:50:00+01:00")
+	d.insertOrder(t, "orders", 3, 1, "1.00", "NEW", "2024-01-15 09:50:00.000")
+	d.insertOrder(t, "orders", 4, 1, "1.00", "NEW", "2024-01-15 09:50:00.5")
+	for _, mode := range []string{ModeTimestamp, ModeTimestampIncrementing} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := baseConfig(d, mode)
+			cfg[IncrementingColumn] = "id"
+			cfg[TimestampColumn] = "updated_at"
+			r := startTask(t, cfg, &memOffsets{})
+			recs := r.pollUntil(4)
+			for _, rec := range recs {
+				ms := rec.Value.(*connect.Struct).Get("updated_at").(time.Time).UnixMilli()
+				if ms != 1705312200000 && ms != 1705312200500 {
+					t.Fatalf("updated_at %d", ms)
+				}
+			}
+			for range 3 {
+				if extra := r.poll(); len(extra) > 0 {
+					t.Fatalf("rows read twice: %v", ids(extra))
+				}
+			}
+		})
+	}
+}

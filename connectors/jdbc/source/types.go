@@ -383,7 +383,9 @@ func parseTime(s string) (t time.Time, zoned bool, err error) {
 func wall(v any) (time.Time, bool, error) {
 	switch x := v.(type) {
 	case time.Time:
-		return x, true, nil
+		// Drivers hand naive values back in UTC; any other location is
+		// zone information the database stored.
+		return x, x.Location() != time.UTC, nil
 	}
 	if s, ok := asText(v); ok {
 		return parseTime(s)
@@ -428,7 +430,7 @@ func timestampConv(zone *time.Location, tzAware bool) func(any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tzAware && zoned {
+		if tzAware || zoned {
 			return t, nil
 		}
 		return inZone(t, zone), nil
