@@ -8,7 +8,32 @@
 // schemas.enable=true, or any converter that yields Structs). Schemaless
 // values such as plain JSON maps are refused with a data error, as
 // Confluent's connector does: column types and nullability cannot be
-// derived from them.
+// derived from them. With a dead letter queue (errant record reporter)
+// such records are reported and skipped; otherwise the task fails.
+//
+// Writing: each Put runs in one transaction. Records are grouped per
+// table; rows go out in multi-row INSERT/upsert statements (at most
+// batch.size rows, within the database's bind-parameter limit), deletes in
+// multi-row DELETE … IN statements. Within a table the upserts of a batch
+// run before its deletes, and a row that follows a delete forces a flush
+// first, so a re-insert after a delete of the same key survives. A
+// multi-row upsert keeps only the last row of each key.
+//
+// Differences from Confluent's connector:
+//   - Only transient database errors (lost connection, deadlock, lock
+//     timeout, SQLite busy) are retried through connect.Retriable, up to
+//     max.retries times in a row; constraint violations and other
+//     permanent errors fail the task (or go to the dead letter queue) at
+//     once instead of after max.retries × retry.backoff.ms.
+//   - On MySQL/MariaDB, CREATE TABLE and ALTER TABLE commit implicitly, so
+//     the rows written earlier in the same Put are committed with them;
+//     redelivery after a failure is harmless with upsert.
+//   - A tombstone for a table that does not exist yet is skipped (there is
+//     nothing to delete) instead of creating the table.
+//   - Not implemented: timestamp.fields.list, timestamp.precision.mode,
+//     date.timezone, date.calendar.system, string.output.value.column.name,
+//     table.types, jdbc.credentials.provider.class, and PostgreSQL casts for
+//     json/jsonb/uuid columns. Those keys are accepted and ignored.
 package sink
 
 import (

@@ -524,3 +524,29 @@ func TestConnectionLoss(t *testing.T) {
 		}
 	})
 }
+
+func TestPrimitiveKeyAndWhitelist(t *testing.T) {
+	eachDB(t, func(t *testing.T, d database) {
+		task, _ := startTask(t, map[string]string{"connection.url": d.url, "auto.create": "true",
+			"pk.mode": "record_key", "pk.fields": "user_id", "insert.mode": "upsert", "fields.whitelist": "name",
+			"delete.enabled": "true", "quote.sql.identifiers": "never"})
+		mk := func(id int64, v *connect.Struct) *connect.SinkRecord {
+			r := &connect.SinkRecord{Record: connect.Record{Topic: "prim", KeySchema: connect.Int64Schema, Key: id}}
+			if v != nil {
+				r.ValueSchema, r.Value = v.Schema(), v
+			}
+			return r
+		}
+		if err := task.Put(t.Context(), []*connect.SinkRecord{mk(7, v1(1, "x")), mk(8, v1(2, "y")), mk(7, v1(3, "z")), mk(8, nil)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, d.db, `SELECT * FROM prim`); strings.Join(got, ",") != "7|z" {
+			t.Errorf("rows %v", got)
+		}
+		err := task.Put(t.Context(), []*connect.SinkRecord{{Record: connect.Record{Topic: "prim", Value: v1(1, "x"), ValueSchema: valueV1}}})
+		var de *connect.DataError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "non-null record key") {
+			t.Errorf("null key: %v", err)
+		}
+	})
+}
