@@ -176,3 +176,30 @@ func TestJdbcSinkBadRecord(t *testing.T) {
 		t.Fatalf("rows past the bad record: %s", got)
 	}
 }
+
+// TestJdbcSinkValidate: cross-key rules come back from config/validate
+// under the key to fix.
+func TestJdbcSinkValidate(t *testing.T) {
+	t.Parallel()
+	w := startWorker(t, nil)
+	r := w.call(t, "PUT", "/connector-plugins/JdbcSinkConnector/config/validate", map[string]string{
+		"connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "name": "v", "topics": "t",
+		"connection.url": "jdbc:sqlite:/tmp/x.db", "delete.enabled": "true", "pk.mode": "record_value",
+	})
+	expectStatus(t, r, 200)
+	body := r.object(t)
+	if body["error_count"] == float64(0) {
+		t.Fatalf("no errors: %s", r.body)
+	}
+	found := false
+	for _, c := range body["configs"].([]any) {
+		v := c.(map[string]any)["value"].(map[string]any)
+		if v["name"] == "delete.enabled" {
+			errs, _ := v["errors"].([]any)
+			found = len(errs) == 1 && strings.Contains(errs[0].(string), "record_key")
+		}
+	}
+	if !found {
+		t.Fatalf("delete.enabled has no error naming record_key: %s", r.body)
+	}
+}
