@@ -14,9 +14,9 @@ func TestParseURL(t *testing.T) {
 		driver, dsn, dbname string
 	}{
 		{"jdbc:mysql://db.example:3307/shop?user=u&password=p&useSSL=false", "", "", "mysql",
-			"u:p@tcp(db.example:3307)/shop?parseTime=true", "shop"},
-		{"jdbc:mariadb://h/shop", "cfgu", "cfgp", "mysql", "cfgu:cfgp@tcp(h:3306)/shop?parseTime=true", "shop"},
-		{"jdbc:mysql://h1:3306,h2:3306/shop?user=u", "", "", "mysql", "u@tcp(h1:3306)/shop?parseTime=true", "shop"},
+			"u:p@tcp(db.example:3307)/shop?interpolateParams=true&parseTime=true", "shop"},
+		{"jdbc:mariadb://h/shop", "cfgu", "cfgp", "mysql", "cfgu:cfgp@tcp(h:3306)/shop?interpolateParams=true&parseTime=true", "shop"},
+		{"jdbc:mysql://h1:3306,h2:3306/shop?user=u", "", "", "mysql", "u@tcp(h1:3306)/shop?interpolateParams=true&parseTime=true", "shop"},
 		{"jdbc:postgresql://pg:5433/app?user=u&password=p%40ss&sslmode=disable&reWriteBatchedInserts=true", "", "", "pgx",
 			"postgres://u:p%40ss@pg:5433/app?sslmode=disable", "app"},
 		{"jdbc:postgresql://pg/app", "cu", "", "pgx", "postgres://cu:@pg:5432/app", "app"},

@@ -163,8 +163,8 @@ func parseMySQL(body, user, password, original string) (Target, error) {
 	cfg.Passwd = firstNonEmpty(password, params.Get("password"))
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
-	// Values are bound already converted to db.timezone wall-clock text.
-	cfg.InterpolateParams = false
+	// One round trip per statement instead of prepare, execute and close.
+	cfg.InterpolateParams = true
 	for k, vs := range params {
 		v := vs[len(vs)-1]
 		switch strings.ToLower(k) {
