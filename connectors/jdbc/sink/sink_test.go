@@ -550,3 +550,33 @@ func TestPrimitiveKeyAndWhitelist(t *testing.T) {
 		}
 	})
 }
+
+func TestDBTimezone(t *testing.T) {
+	vs := connect.StructBuilder().Field("id", connect.Int32Schema).
+		Field("at", connect.TimestampSchema().MustBuild()).
+		Field("tod", connect.TimeSchema().MustBuild()).
+		Field("day", connect.DateSchema().MustBuild()).MustBuild()
+	eachDB(t, func(t *testing.T, d database) {
+		task, _ := startTask(t, map[string]string{"connection.url": d.url, "auto.create": "true", "db.timezone": "America/New_York"})
+		v := connect.NewStruct(vs).MustPut("id", int32(1)).
+			MustPut("at", time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)).
+			MustPut("tod", connect.MillisToTime(13*3600_000)).
+			MustPut("day", connect.DaysToDate(20000))
+		if err := task.Put(t.Context(), []*connect.SinkRecord{{Record: connect.Record{Topic: "tz", ValueSchema: vs, Value: v}}}); err != nil {
+			t.Fatal(err)
+		}
+		q := map[string]string{
+			"sqlite":     `SELECT at, tod, day FROM tz`,
+			"mariadb":    `SELECT DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s'), TIME_FORMAT(tod, '%H:%i:%s'), CAST(day AS CHAR) FROM tz`,
+			"postgresql": `SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), to_char(tod, 'HH24:MI:SS'), day::TEXT FROM tz`,
+		}[d.name]
+		got := strings.Join(dump(t, d.db, q), ",")
+		want := "2026-01-02 07:00:00|08:00:00|2024-10-04"
+		if d.name == "sqlite" {
+			want = "2026-01-02 07:00:00.000|08:00:00.000|2024-10-04"
+		}
+		if got != want {
+			t.Errorf("stored %s, want %s", got, want)
+		}
+	})
+}
