@@ -708,3 +708,57 @@ func TestSQLiteTimestampForms(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoIncrementingColumnAndQueryMode: an empty incrementing.column.name
+// picks the auto-increment column; query mode appends the criteria and
+// query.suffix and writes to topic.prefix.
+func TestAutoIncrementingColumnAndQueryMode(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *testDB) {
+		d.createOrders(t, "orders")
+		for i := 1; i <= 5; i++ {
+			d.insertOrder(t, "orders", i, i, "1.00", "NEW", "2024-01-15 09:50:00")
+		}
+		r := startTask(t, baseConfig(d, ModeIncrementing), &memOffsets{})
+		if got := fmt.Sprint(ids(r.pollUntil(5))); got != "[1 2 3 4 5]" {
+			t.Fatalf("auto column: %s", got)
+		}
+		cfg := baseConfig(d, ModeIncrementing)
+		cfg[Query] = "SELECT * FROM (SELECT id, status FROM orders WHERE customer_id > 1) t"
+		cfg[IncrementingColumn] = "id"
+		cfg[QuerySuffix] = "LIMIT 2"
+		cfg[TopicPrefix] = "orders-query"
+		r = startTask(t, cfg, &memOffsets{})
+		recs := r.pollUntil(2)
+		if got := fmt.Sprint(ids(recs)); got != "[2 3]" {
+			t.Fatalf("query: %s", got)
+		}
+		if recs[0].Topic != "orders-query" || recs[0].ValueSchema.Name != "" || len(recs[0].ValueSchema.Fields) != 2 {
+			t.Fatalf("query record %+v schema %+v", recs[0].Record, recs[0].ValueSchema)
+		}
+		if got := fmt.Sprint(ids(r.pollUntil(2))); got != "[4 5]" {
+			t.Fatalf("query, next page: %s", got)
+		}
+	})
+}
+
+// TestDuplicateBareNames: two schemas with a table of the same name would
+// share a topic; the connector refuses to start and says why.
+func TestDuplicateBareNames(t *testing.T) {
+	d := postgresDB(t)
+	d.exec(t, "CREATE SCHEMA a", "CREATE SCHEMA b", "CREATE TABLE a.orders (id INT)", "CREATE TABLE b.orders (id INT)")
+	err := (&Connector{}).Start(context.Background(), &connCtx{}, baseConfig(d, ModeBulk))
+	if err == nil || !strings.Contains(err.Error(), "a.orders") || !strings.Contains(err.Error(), "b.orders") {
+		t.Fatalf("error %v", err)
+	}
+	cfg := baseConfig(d, ModeBulk)
+	cfg[SchemaPattern] = "a"
+	c := &Connector{}
+	if err := c.Start(context.Background(), &connCtx{}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	tcs, _ := c.TaskConfigs(1)
+	if tcs[0][TablesKey] != `"a"."orders"` {
+		t.Fatalf("tables %q", tcs[0][TablesKey])
+	}
+}
