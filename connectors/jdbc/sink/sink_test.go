@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,12 +118,12 @@ var (
 		Field("email", connect.OptionalStringSchema).MustBuild()
 )
 
-var offset int64
+// offset numbers test records; tests may build records concurrently.
+var offset atomic.Int64
 
 func rec(topic string, id int64, value *connect.Struct) *connect.SinkRecord {
-	offset++
 	r := &connect.SinkRecord{Record: connect.Record{Topic: topic, Partition: 0,
-		KeySchema: keySchema, Key: connect.NewStruct(keySchema).MustPut("id", id)}, KafkaOffset: offset}
+		KeySchema: keySchema, Key: connect.NewStruct(keySchema).MustPut("id", id)}, KafkaOffset: offset.Add(1)}
 	if value != nil {
 		r.ValueSchema, r.Value = value.Schema(), value
 	}
@@ -579,4 +580,41 @@ func TestDBTimezone(t *testing.T) {
 			t.Errorf("stored %s, want %s", got, want)
 		}
 	})
+}
+
+// TestSQLiteConcurrentTasks: two tasks writing one SQLite file queue for
+// the write lock instead of failing with SQLITE_BUSY.
+func TestSQLiteConcurrentTasks(t *testing.T) {
+	path := testbed.SQLite(t)
+	config := map[string]string{"connection.url": "jdbc:sqlite:" + path, "auto.create": "true",
+		"pk.mode": "record_key", "insert.mode": "upsert", "max.retries": "0"}
+	a, _ := startTask(t, config)
+	b, _ := startTask(t, config)
+	errs := make(chan error, 2)
+	for i, task := range []*Task{a, b} {
+		go func() {
+			var err error
+			for j := range 20 {
+				var recs []*connect.SinkRecord
+				for k := range 50 {
+					id := int64(i*100_000 + j*50 + k)
+					recs = append(recs, rec("conc", id, v1(id, "n")))
+				}
+				if err = task.Put(context.Background(), recs); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := testbed.OpenDB(t, "sqlite", path)
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM conc`).Scan(&n); err != nil || n != 2000 {
+		t.Fatalf("rows %d %v", n, err)
+	}
 }

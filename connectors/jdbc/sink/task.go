@@ -53,6 +53,13 @@ func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map
 	if err != nil {
 		return err
 	}
+	if target.Driver == "sqlite" {
+		// Take the write lock when the transaction begins: a deferred
+		// transaction that reads table metadata first cannot wait for the
+		// lock when it upgrades, and two tasks writing one file would fail
+		// with SQLITE_BUSY instead of queueing behind busy_timeout.
+		target.DSN += "&_txlock=immediate"
+	}
 	for attempt := 1; ; attempt++ {
 		t.db, err = dialect.OpenTarget(ctx, target)
 		if err == nil {
