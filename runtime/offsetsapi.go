@@ -348,11 +348,12 @@ func (a *OffsetsAPI) Lag(ctx context.Context, name string, config map[string]str
 // counts members in the sink's group: a just-stopped task's LeaveGroup may
 // not have reached the coordinator yet.
 func retryWhileGroupBusy(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	backoff := 50 * time.Millisecond
 	for {
 		err := fn()
-		if !errors.Is(err, kerr.NonEmptyGroup) && !errors.Is(err, kerr.UnknownMemberID) && !errors.Is(err, kerr.RebalanceInProgress) {
+		if !errors.Is(err, kerr.NonEmptyGroup) && !errors.Is(err, kerr.UnknownMemberID) && !errors.Is(err, kerr.RebalanceInProgress) &&
+			!errors.Is(err, kerr.CoordinatorLoadInProgress) && !errors.Is(err, kerr.NotCoordinator) && !errors.Is(err, kerr.IllegalGeneration) {
 			return err
 		}
 		if time.Now().After(deadline) {

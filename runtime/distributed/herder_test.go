@@ -185,7 +185,7 @@ func TestSingleWorker(t *testing.T) {
 		return code(err) != http.StatusConflict, fmt.Sprint(err)
 	})
 	if _, err := h.ResetConnectorOffsets(ctx, "sink"); err != nil {
-		t.Errorf("offsets reset of a stopped connector: %v", err)
+		t.Errorf("offsets reset of a stopped connector: %v (cause: %v)", err, errors.Unwrap(err))
 	}
 	// A request that routes by the assignment, raced by a config change
 	// the worker has read but not rebalanced for yet, answers 409.
