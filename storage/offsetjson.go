@@ -10,9 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ferryhq/ferry/connect"
+	jsonconv "github.com/ferryhq/ferry/converters/json"
 )
 
 // OffsetKey serialises ["<connector>",{partition}] byte for byte as Apache's
@@ -155,69 +155,13 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// The offsets topic holds JsonConverter bytes: write strings and floats
+// with the converter's own byte-exact appenders.
 func appendFloat(buf []byte, f float64, bits int) []byte {
-	s := connect.FormatJavaFloat(f, bits)
-	switch s {
-	case "NaN", "Infinity", "-Infinity":
-		// Jackson quotes non-finite numbers by default.
-		buf = append(buf, '"')
-		buf = append(buf, s...)
-		return append(buf, '"')
-	}
-	return append(buf, s...)
+	return jsonconv.AppendJavaFloat(buf, f, bits)
 }
 
-const hexDigits = "0123456789ABCDEF"
-
-// appendString writes s as Jackson does: only '"', '\\' and control
-// characters are escaped ('/' and non-ASCII are written raw), with the short
-// forms \b \t \n \f \r and \u00XX (upper-case hex) for the rest.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				// Invalid UTF-8 cannot come from a Java string; write the
-				// replacement character Java would have decoded it to.
-				buf = append(buf, s[start:i]...)
-				buf = append(buf, "\uFFFD"...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		case '\b':
-			buf = append(buf, '\\', 'b')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\f':
-			buf = append(buf, '\\', 'f')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		default:
-			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
+func appendString(buf []byte, s string) []byte { return jsonconv.AppendString(buf, s) }
 
 // ParseOffsetKey parses an offsets-topic key. ok is false for keys that are
 // not a two-element array [string, object]; such keys are ignored by

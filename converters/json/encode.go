@@ -636,3 +636,13 @@ func appendJavaFloat(buf []byte, f float64, bits int) []byte {
 	buf = append(buf, 'E')
 	return strconv.AppendInt(buf, int64(exp), 10)
 }
+
+// AppendString appends s as a JSON string exactly as Apache's JsonConverter
+// (Jackson) writes it. Other byte-exact writers, such as the offsets-topic
+// key encoder, use it so that both agree on every character.
+func AppendString(buf []byte, s string) []byte { return appendString(buf, s) }
+
+// AppendJavaFloat appends f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32) renders it, with non-finite values quoted as
+// Jackson writes them.
+func AppendJavaFloat(buf []byte, f float64, bits int) []byte { return appendJavaFloat(buf, f, bits) }
