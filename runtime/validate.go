@@ -320,8 +320,15 @@ func PluginInfos(reg *connect.Registry, connectorsOnly bool) []herder.PluginInfo
 // connector's definition (and the framework's) replaced by [hidden]. Values
 // that reference a config provider (${...}) are kept, as they hold no secret.
 func RedactConfig(reg *connect.Registry, config map[string]string) map[string]string {
+	return RedactTaskConfig(reg, config[KeyConnectorClass], config)
+}
+
+// RedactTaskConfig is RedactConfig for a config that may not name its
+// connector class itself, such as a task config: the keys are judged by the
+// definition of connectorClass.
+func RedactTaskConfig(reg *connect.Registry, connectorClass string, config map[string]string) map[string]string {
 	out := maps.Clone(config)
-	p, ok := reg.LookupConnector(config[KeyConnectorClass])
+	p, ok := reg.LookupConnector(connectorClass)
 	if !ok {
 		return out
 	}

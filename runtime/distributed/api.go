@@ -218,17 +218,9 @@ func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error
 	out := []herder.TaskInfo{}
 	for _, id := range snap.Tasks(name) {
 		tc, _ := snap.TaskConfig(id)
-		redacted := maps.Clone(tc)
-		m := maps.Clone(tc)
-		if m == nil {
-			m = map[string]string{}
-		}
-		m[runtime.KeyConnectorClass] = cc.Config[runtime.KeyConnectorClass]
-		hidden := runtime.RedactConfig(h.reg, m)
-		for k := range redacted {
-			if hidden[k] == connect.HiddenValue {
-				redacted[k] = connect.HiddenValue
-			}
+		redacted := runtime.RedactTaskConfig(h.reg, cc.Config[runtime.KeyConnectorClass], tc)
+		if redacted == nil {
+			redacted = map[string]string{}
 		}
 		out = append(out, herder.TaskInfo{ID: id, Config: redacted})
 	}

@@ -411,22 +411,10 @@ func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error
 	}
 	out := []herder.TaskInfo{}
 	for i, tc := range cs.taskConfigs {
-		redacted := maps.Clone(tc)
-		hidden := runtime.RedactConfig(h.reg, mergeForRedaction(cs.config, tc))
-		for k := range redacted {
-			if hidden[k] == connect.HiddenValue {
-				redacted[k] = connect.HiddenValue
-			}
-		}
+		redacted := runtime.RedactTaskConfig(h.reg, cs.config[runtime.KeyConnectorClass], tc)
 		out = append(out, herder.TaskInfo{ID: herder.TaskID{Connector: name, Task: i}, Config: redacted})
 	}
 	return out, nil
-}
-
-func mergeForRedaction(conn, task map[string]string) map[string]string {
-	m := maps.Clone(task)
-	m[runtime.KeyConnectorClass] = conn[runtime.KeyConnectorClass]
-	return m
 }
 
 // RestartConnector restarts the connector instance only.
