@@ -343,3 +343,16 @@ func RedactTaskConfig(reg *connect.Registry, connectorClass string, config map[s
 	}
 	return out
 }
+
+// RestoreHidden puts back the stored value of every key a client sent as
+// "[hidden]" — what GET returned for a secret — so that a read-modify-write
+// of a config never overwrites a password with the placeholder.
+func RestoreHidden(old, updated map[string]string) {
+	for k, v := range updated {
+		if v == connect.HiddenValue {
+			if prev, ok := old[k]; ok {
+				updated[k] = prev
+			}
+		}
+	}
+}

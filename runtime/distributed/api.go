@@ -5,7 +5,6 @@ import (
 	"maps"
 	"time"
 
-	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage/kafkastore"
@@ -87,7 +86,7 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 	config = maps.Clone(config)
 	config[runtime.KeyName] = name
 	if existing := h.configs.Snapshot().Connectors[name]; existing != nil {
-		restoreHidden(existing.Config, config)
+		runtime.RestoreHidden(existing.Config, config)
 	}
 	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
 	if err != nil {
@@ -132,18 +131,6 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 		return nil
 	})
 	return created, info, err
-}
-
-// restoreHidden keeps the stored secret when a client sends back the
-// "[hidden]" placeholder it received from GET.
-func restoreHidden(old, updated map[string]string) {
-	for k, v := range updated {
-		if v == connect.HiddenValue {
-			if prev, ok := old[k]; ok {
-				updated[k] = prev
-			}
-		}
-	}
 }
 
 // PatchConnectorConfig merges a partial config into the stored one.

@@ -296,7 +296,7 @@ func (h *Herder) putLocked(name string, config map[string]string, initial herder
 		return false, nil, herder.Conflict("Connector %s already exists", name)
 	}
 	if existing != nil {
-		restoreHidden(h.reg, existing.config, config)
+		runtime.RestoreHidden(existing.config, config)
 	}
 	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
 	if err != nil {
@@ -325,19 +325,6 @@ func (h *Herder) putLocked(name string, config map[string]string, initial herder
 	}
 	h.startConnectorLocked(name)
 	return existing == nil, h.infoLocked(name, cs), nil
-}
-
-// restoreHidden keeps the stored secret when a client sends back the
-// "[hidden]" placeholder it received from GET.
-func restoreHidden(reg *connect.Registry, old, updated map[string]string) {
-	for k, v := range updated {
-		if v == connect.HiddenValue {
-			if prev, ok := old[k]; ok {
-				updated[k] = prev
-			}
-		}
-	}
-	_ = reg
 }
 
 // PatchConnectorConfig merges a partial config into the stored one.
