@@ -30,7 +30,12 @@ func (b *broker) close() { b.cl.Close() }
 
 // createTopic makes a one-partition topic, as the test broker's default.
 func (b *broker) createTopic(ctx context.Context, name string) error {
-	resp, err := b.adm.CreateTopic(ctx, 1, 1, nil, name)
+	return b.createTopicN(ctx, name, 1)
+}
+
+// createTopicN makes a topic of the given number of partitions.
+func (b *broker) createTopicN(ctx context.Context, name string, partitions int32) error {
+	resp, err := b.adm.CreateTopic(ctx, partitions, 1, nil, name)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)
 	}

@@ -50,6 +50,14 @@ type options struct {
 	rebalanceReps int
 	micro         string
 	command       string
+	// JDBC workloads.
+	postgres       string // admin DSN (URL form) of a PostgreSQL server
+	mysql          string // admin DSN (go-sql-driver/mysql) of a MariaDB server
+	debeziumLib    string // Debezium JDBC sink jars for Apache's classpath
+	sinkPartitions int
+	// Set in the child process that measures the JDBC source limit.
+	limitTable string
+	limitTopic string
 }
 
 func main() {
@@ -77,8 +85,24 @@ func main() {
 	flag.IntVar(&o.rebalanceReps, "rebalance-reps", 3, "kill/restart rounds per system in the rebalance workload (the median is reported)")
 	flag.StringVar(&o.micro, "micro", "", "file holding 'go test -bench -benchmem' output to include in the report")
 	flag.StringVar(&o.command, "command", "", "the command line that produced this run, for the report")
+	flag.StringVar(&o.postgres, "postgres", os.Getenv("FERRY_TEST_POSTGRES"), "admin DSN of the PostgreSQL server of the jdbc-sink workloads, postgres://user:password@host:port/db (default $FERRY_TEST_POSTGRES); the harness makes a database of its own there and drops it at the end")
+	flag.StringVar(&o.mysql, "mysql", os.Getenv("FERRY_TEST_MYSQL"), "admin DSN of the MariaDB server of the jdbc-source workloads, user:password@tcp(host:port)/db (default $FERRY_TEST_MYSQL); the harness makes a database of its own there and drops it at the end")
+	flag.StringVar(&o.debeziumLib, "debezium-lib", filepath.Join(cache, "debezium-jdbc", "lib"), "directory of the Debezium JDBC sink jars (scripts/testbed/debezium-pom.xml), added to Apache's classpath in the jdbc-sink workloads")
+	flag.IntVar(&o.sinkPartitions, "sink-partitions", 4, "partitions of the jdbc-sink input topic")
+	flag.StringVar(&o.limitTable, "jdbc-limit-table", "", "internal: run the JDBC source limit program on this MariaDB table of -mysql (a DSN naming the database) and exit")
+	flag.StringVar(&o.limitTopic, "jdbc-limit-topic", "", "internal: the topic of -jdbc-limit-table")
 	list := flag.Bool("list", false, "list the workloads and exit")
 	flag.Parse()
+
+	if o.limitTable != "" {
+		// The harness runs this in a child process so that its memory and CPU are
+		// measured alone.
+		if err := runJDBCLimit(context.Background(), o); err != nil {
+			fmt.Fprintln(os.Stderr, "jdbc source limit:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if *list {
 		for _, w := range allWorkloads() {
@@ -101,6 +125,9 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 	}
 	if o.records < 1 {
 		return errors.New("-records must be positive")
+	}
+	if o.sinkPartitions < 1 {
+		return errors.New("-sink-partitions must be positive")
 	}
 	selected, err := selectWorkloads(o.workloads)
 	if err != nil {
@@ -161,6 +188,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		ApacheHeap: o.heap, ApacheJVMOpts: strings.Join(jvmPerfOpts, " "), FlushIntervalMS: o.flushMS,
 		Command: o.command, Machine: describeMachine(o.java, o.ferryBin)}
 	defer e.cleanupTopics()
+	defer e.cleanupJDBC()
 
 	for _, w := range selected {
 		if err := ctx.Err(); err != nil {

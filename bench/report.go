@@ -47,7 +47,10 @@ type limitResult struct {
 	Records       int     `json:"records"`
 	Seconds       float64 `json:"seconds"`
 	RecordsPerSec float64 `json:"records_per_sec"`
-	Note          string  `json:"note,omitempty"`
+	// Set when the client ran in a process of its own (the JDBC source limit).
+	PeakRSSBytes int64   `json:"peak_rss_bytes,omitempty"`
+	CPUSeconds   float64 `json:"cpu_seconds,omitempty"`
+	Note         string  `json:"note,omitempty"`
 }
 
 type workloadResult struct {
@@ -182,7 +185,12 @@ func (w *workloadResult) cells() []string {
 		if w.Limit.RecordsPerSec > 0 {
 			rate = commas(w.Limit.RecordsPerSec)
 		}
-		return []string{w.Title, rate, "", "", "", "", ""}
+		mem, cpu := "", ""
+		if w.Limit.PeakRSSBytes > 0 {
+			mem = fmt.Sprintf("%.0f", float64(w.Limit.PeakRSSBytes)/(1<<20))
+			cpu = fmt.Sprintf("%.1f", w.Limit.CPUSeconds)
+		}
+		return []string{w.Title, rate, "", "", mem, cpu, ""}
 	}
 	rate := func(r *result) string {
 		switch {

@@ -44,6 +44,8 @@ type env struct {
 	inputErr   error
 	filledOnce map[string]*fillResult
 	plugins    map[string]map[string]bool // per system, filled by pluginsOf
+
+	jdbc jdbcState // databases, input topic and table of the JDBC workloads
 }
 
 type fillResult struct {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,10 @@ type system struct {
 	argv func(workerFile string, connectorFiles []string) []string
 	// distArgv returns the command line for one worker of a distributed cluster.
 	distArgv func(workerFile string) []string
+	// withClasspath returns the same system with the jars of dir added to its
+	// classpath (Apache only: a connector that is not part of Kafka, such as Debezium's
+	// JDBC sink); nil for Ferry.
+	withClasspath func(dir string) system
 }
 
 // jvmPerfOpts are kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS, so Apache runs the
@@ -32,15 +37,23 @@ var jvmPerfOpts = []string{"-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
 	"-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"}
 
 // apacheSystem runs Apache's workers: standalone ones with heap, the workers of a
-// distributed cluster with clusterHeap (three JVMs share the machine).
-func apacheSystem(java string, heap, clusterHeap []string, log4j, connectLib string) system {
+// distributed cluster with clusterHeap (three JVMs share the machine). The classpath is
+// connectLib's jars followed by those of each extraLibs directory.
+func apacheSystem(java string, heap, clusterHeap []string, log4j, connectLib string, extraLibs ...string) system {
+	cp := []string{filepath.Join(connectLib, "*")}
+	for _, d := range extraLibs {
+		cp = append(cp, filepath.Join(d, "*"))
+	}
 	jvm := func(heap []string, main string) []string {
 		a := []string{java}
 		a = append(a, heap...)
 		a = append(a, jvmPerfOpts...)
-		return append(a, "-Dlog4j2.configurationFile="+log4j, "-cp", filepath.Join(connectLib, "*"), main)
+		return append(a, "-Dlog4j2.configurationFile="+log4j, "-cp", strings.Join(cp, string(os.PathListSeparator)), main)
 	}
 	return system{name: "apache",
+		withClasspath: func(dir string) system {
+			return apacheSystem(java, heap, clusterHeap, log4j, connectLib, append(slices.Clone(extraLibs), dir)...)
+		},
 		argv: func(workerFile string, conns []string) []string {
 			a := append(jvm(heap, "org.apache.kafka.connect.cli.ConnectStandalone"), workerFile)
 			return append(a, conns...)

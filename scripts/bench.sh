@@ -3,7 +3,9 @@
 # 4.1.1 on one real Kafka broker. It installs the test bed when needed, starts a private
 # broker, builds Ferry and the harness (bench/), runs the Go microbenchmarks of the hot
 # paths, runs every workload on both systems one after the other, prints the table and
-# writes bench-results.md and bench-results.json. The broker is stopped on every exit.
+# writes bench-results.md and bench-results.json. The JDBC workloads also get a private
+# PostgreSQL and MariaDB and Debezium's JDBC sink jars (scripts/testbed/debezium-pom.xml)
+# for Apache. Every server it started is stopped on every exit.
 #
 # Usage: scripts/bench.sh [--quick] [--records N] [--workloads LIST] [--systems LIST]
 #                         [--out DIR] [--no-micro] [-- HARNESS FLAGS...]
@@ -18,6 +20,13 @@
 # Environment:
 #   FERRY_TEST_KAFKA   use this running broker instead of starting one
 #   FERRY_BENCH_PORT   port of the started broker (default: first free pair from 19292)
+#   FERRY_TEST_POSTGRES, FERRY_TEST_MYSQL
+#                      use these running servers (admin DSNs, see internal/testbed/db.go)
+#                      for the JDBC workloads instead of starting them; the harness makes
+#                      and drops a database of its own there
+#   FERRY_BENCH_PG_PORT, FERRY_BENCH_MYSQL_PORT
+#                      ports of the started PostgreSQL and MariaDB (default: first free
+#                      port from 25432 and 23306)
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS, JAVA: see scripts/testbed.sh help
 set -euo pipefail
 
@@ -46,6 +55,17 @@ while [[ $# -gt 0 ]]; do
 done
 log() { printf 'bench: %s\n' "$*" >&2; }
 
+# wants NAME: true when the selected workloads include one whose name starts with NAME.
+wants() {
+	[[ $workloads == all ]] && return 0
+	local w
+	for w in ${workloads//,/ }; do
+		[[ $w == "$1"* ]] && return 0
+	done
+	return 1
+}
+
+
 # A fresh Debian machine lacks Java and Maven; the test bed needs both.
 install_prereqs() {
 	local pkgs=()
@@ -63,8 +83,36 @@ install_prereqs() {
 install_prereqs
 "$testbed" install
 
+# Debezium's JDBC sink for Apache's side of the jdbc-sink workloads, in a directory of its
+# own (the harness adds it to Apache's classpath for those workloads only). The stamp
+# holds the POM's checksum, as testbed.sh does for its jars. When Maven cannot resolve the
+# jars the run goes on and Apache's jdbc-sink cells say n/a.
+debezium_lib="${FERRY_CACHE:-$HOME/.cache/ferry}/debezium-jdbc/lib"
+fetch_debezium() {
+	local pom=scripts/testbed/debezium-pom.xml sum dl="$debezium_lib.tmp.$$"
+	sum=$(sha256sum "$pom" | cut -d' ' -f1)
+	[[ -f $debezium_lib/.complete && $(cat "$debezium_lib/.complete") == "$sum" ]] && return 0
+	log "fetching the Debezium JDBC sink jars ($pom)"
+	mkdir -p "$out" "$dl"
+	# shellcheck disable=SC2086 # MAVEN_ARGS is a list of words on purpose
+	if mvn -B -Dstyle.color=never ${MAVEN_ARGS:-} -f "$pom" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$dl" >"$out/debezium-mvn.log" 2>&1; then
+		echo "$sum" >"$dl/.complete"
+		rm -rf "$debezium_lib"
+		mv "$dl" "$debezium_lib"
+	else
+		rm -rf "$dl"
+		log "Maven could not fetch the Debezium JDBC sink (see $out/debezium-mvn.log); Apache's jdbc-sink cells will be n/a"
+	fi
+}
+if wants jdbc-sink && [[ ,$systems, == *,apache,* ]]; then
+	fetch_debezium
+fi
+
 tmp=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 kafka_dir=""
+pg_dir=""
+my_dir=""
 harness_pid=""
 cleanup() {
 	if [[ -n $harness_pid ]] && kill -0 "$harness_pid" 2>/dev/null; then
@@ -74,6 +122,12 @@ cleanup() {
 	fi
 	if [[ -n $kafka_dir ]]; then
 		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir"
+	fi
+	if [[ -n $pg_dir ]]; then
+		"$testbed" stop-postgres --dir "$pg_dir" && rm -rf "$pg_dir"
+	fi
+	if [[ -n $my_dir ]]; then
+		"$testbed" stop-mariadb --dir "$my_dir" && rm -rf "$my_dir"
 	fi
 	rm -rf "$tmp"
 }
@@ -120,8 +174,30 @@ if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
 fi
 log "using Kafka at $FERRY_TEST_KAFKA"
 
+free_port() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+state="${FERRY_STATE:-/tmp/ferry-testbed}"
+if wants jdbc-sink && [[ -z ${FERRY_TEST_POSTGRES:-} ]]; then
+	pg_dir="$state/bench-postgres-$$"
+	line=$("$testbed" start-postgres --port "${FERRY_BENCH_PG_PORT:-$(free_port 25432)}" --dir "$pg_dir")
+	export FERRY_TEST_POSTGRES="${line#FERRY_TEST_POSTGRES=}"
+fi
+if wants jdbc-source && [[ -z ${FERRY_TEST_MYSQL:-} ]]; then
+	my_dir="$state/bench-mariadb-$$"
+	line=$("$testbed" start-mariadb --port "${FERRY_BENCH_MYSQL_PORT:-$(free_port 23306)}" --dir "$my_dir")
+	export FERRY_TEST_MYSQL="${line#FERRY_TEST_MYSQL=}"
+fi
+[[ -z ${FERRY_TEST_POSTGRES:-} ]] || log "using PostgreSQL at ${FERRY_TEST_POSTGRES##*@}"
+[[ -z ${FERRY_TEST_MYSQL:-} ]] || log "using MariaDB at ${FERRY_TEST_MYSQL##*@}"
+
 # The harness runs in the background so a signal to this script is handled at once.
 "$tmp/ferrybench" -kafka "$FERRY_TEST_KAFKA" -ferry "$tmp/ferry" -out "$out" \
+	-postgres "${FERRY_TEST_POSTGRES:-}" -mysql "${FERRY_TEST_MYSQL:-}" -debezium-lib "$debezium_lib" \
 	-records "$records" -workloads "$workloads" -systems "$systems" \
 	-command "scripts/bench.sh --records $records --workloads $workloads --systems $systems" \
 	"${extra[@]}" &
