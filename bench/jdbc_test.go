@@ -101,3 +101,19 @@ func itoa(i int64) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+func TestAppendSourceRow(t *testing.T) {
+	prefix := []byte(`{"schema":` + sourceValueSchema + `,"payload":`)
+	r := sourceRow{ID: 42, Name: "name-\"42\"\\\n\x01é", Amount: 10.5, UpdatedAt: baseEpochMS + 42000}
+	var got struct {
+		Schema  map[string]any `json:"schema"`
+		Payload sourceRow      `json:"payload"`
+	}
+	b := appendSourceRow(nil, prefix, &r)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if got.Payload != r || got.Schema["name"] != sourceTableName {
+		t.Fatalf("decoded %+v from %s", got, b)
+	}
+}

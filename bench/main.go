@@ -4,13 +4,15 @@
 // franz-go producer and consumer on that broker.
 //
 // scripts/bench.sh (make bench) starts the broker, builds Ferry and runs this command;
-// run it directly only with a broker already running:
+// run it directly only with a broker already running (and, for the JDBC workloads, a
+// PostgreSQL and a MariaDB server: -postgres, -mysql):
 //
 //	go run ./bench -kafka 127.0.0.1:19092 -ferry bin/ferry -records 100000
 //
 // Measurements (see docs/benchmarks.md for the full definitions):
 //   - records/s: N divided by the time from the first record seen at the destination
-//     (topic end offset, or a line in the sink file) to the N-th, polled every 20 ms;
+//     (topic end offset, a line in the sink file, or a row in the sink's table) to the
+//     N-th, polled every 20 ms (the table every 100 ms);
 //   - peak RSS: VmHWM of the worker process when the N-th record arrived;
 //   - CPU seconds: utime+stime of the worker process from its start to that moment;
 //   - start → RUNNING: from starting the process to the first status poll (every
