@@ -108,7 +108,7 @@ func main() {
 
 	if *list {
 		for _, w := range allWorkloads() {
-			fmt.Printf("%-20s %s\n", w.name, w.title)
+			fmt.Printf("%-26s %s\n", w.name, w.title)
 		}
 		return
 	}
