@@ -408,6 +408,7 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		runner, err = task.NewSink(spec, t.NewTask(), task.SinkOptions{
 			GroupID: groupID, Topics: fw.List(KeyTopics), TopicsRegex: fw.String(KeyTopicsRegex),
 			CommitInterval: w.cfg.FlushInterval(), CommitTimeout: w.cfg.FlushTimeout(),
+			MaxPollRecords: maxPollRecords(w.cfg.Raw, connConfig),
 		})
 	default:
 		return fmt.Errorf("plugin %s is not a connector", plugin.Class)
@@ -433,6 +434,18 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		runner.Run(ctx)
 	}()
 	return nil
+}
+
+// maxPollRecords is the sink consumer's max.poll.records: the connector's
+// consumer.override.* wins over the worker's consumer.*; 0 leaves the task's
+// default (Apache's 500).
+func maxPollRecords(workerRaw, connConfig map[string]string) int {
+	for _, v := range []string{connConfig["consumer.override.max.poll.records"], workerRaw["consumer.max.poll.records"]} {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 // SinkGroupID is the consumer group of a sink connector.

@@ -27,6 +27,8 @@ const (
 	// DefaultRetryTimeout is the wait before redelivering a batch whose Put
 	// returned a Retriable error, until the task sets its own.
 	DefaultRetryTimeout = 100 * time.Millisecond
+	// DefaultMaxPollRecords is the Java consumer's max.poll.records default.
+	DefaultMaxPollRecords = 500
 )
 
 // SinkOptions configures a sink task's consumer.
@@ -41,6 +43,10 @@ type SinkOptions struct {
 	CommitInterval time.Duration
 	// CommitTimeout is offset.flush.timeout.ms (default 5s).
 	CommitTimeout time.Duration
+	// MaxPollRecords is the consumer's max.poll.records (default 500): the
+	// most records one Put receives. Like Apache's, it also bounds what is
+	// converted and held at once, whatever a fetch brought in.
+	MaxPollRecords int
 }
 
 // Sink runs a connect.SinkTask: consume, convert, transform, put, and
@@ -106,6 +112,9 @@ func NewSink(spec Spec, t connect.SinkTask, opts SinkOptions) (*Sink, error) {
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = DefaultCommitTimeout
+	}
+	if opts.MaxPollRecords <= 0 {
+		opts.MaxPollRecords = DefaultMaxPollRecords
 	}
 	s := &Sink{
 		spec:         spec,
@@ -251,7 +260,7 @@ func (s *Sink) loop(ctx context.Context) error {
 			return nil
 		}
 		pctx, done := s.ctl.blocking(ctx, gen, max(time.Until(nextCommit), time.Millisecond))
-		fetches := s.client.PollFetches(pctx)
+		fetches := s.client.PollRecords(pctx, s.opts.MaxPollRecords)
 		done()
 		// From here until AllowRebalance no rebalance callback runs.
 		err := s.iteration(ctx, fetches, paused)
