@@ -273,10 +273,18 @@ func produceKeyed(ctx context.Context, addr, topic string, n int, gen func(i int
 // jars are in place.
 func (e *env) debeziumMissing() string {
 	e.jdbc.debeziumCheckOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(e.opts.debeziumLib, ".complete")); err != nil {
-			e.jdbc.debeziumMissingWhy = "no Debezium JDBC sink jars in " + e.opts.debeziumLib +
-				" (scripts/bench.sh fetches them with scripts/testbed/debezium-pom.xml; see its debezium-mvn.log when that failed)"
+		if _, err := os.Stat(filepath.Join(e.opts.debeziumLib, ".complete")); err == nil {
+			return
 		}
+		why := "no Debezium JDBC sink jars in " + e.opts.debeziumLib
+		mvnLog := filepath.Join(e.opts.out, "debezium-mvn.log")
+		if tail := tailFile(mvnLog, 200); !strings.HasPrefix(tail, "(") {
+			// scripts/bench.sh tried and kept Maven's output: quote its error.
+			why += ": Maven could not resolve scripts/testbed/debezium-pom.xml (" + mavenError(tail) + "; " + mvnLog + ")"
+		} else {
+			why += " (scripts/bench.sh fetches them with scripts/testbed/debezium-pom.xml)"
+		}
+		e.jdbc.debeziumMissingWhy = why
 	})
 	return e.jdbc.debeziumMissingWhy
 }
@@ -679,4 +687,14 @@ func jdbcSourceLimit(ctx context.Context, e *env) (*limitResult, error) {
 		return nil, err
 	}
 	return &lr, nil
+}
+
+// mavenError picks Maven's first error line out of its output.
+func mavenError(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if msg, ok := strings.CutPrefix(strings.TrimSpace(l), "[ERROR] "); ok && msg != "" {
+			return msg
+		}
+	}
+	return "see the log"
 }

@@ -117,3 +117,10 @@ func TestAppendSourceRow(t *testing.T) {
 		t.Fatalf("decoded %+v from %s", got, b)
 	}
 }
+
+func TestMavenError(t *testing.T) {
+	out := "[INFO] BUILD FAILURE\n[ERROR] Failed to execute goal on project x: Could not find artifact io.debezium:debezium-connector-jdbc:jar:9.9.9.Final in central\n[ERROR] \n"
+	if got := mavenError(out); got != "Failed to execute goal on project x: Could not find artifact io.debezium:debezium-connector-jdbc:jar:9.9.9.Final in central" {
+		t.Fatalf("mavenError = %q", got)
+	}
+}

@@ -98,6 +98,7 @@ fetch_debezium() {
 	if mvn -B -Dstyle.color=never ${MAVEN_ARGS:-} -f "$pom" dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$dl" >"$out/debezium-mvn.log" 2>&1; then
 		echo "$sum" >"$dl/.complete"
+		rm -f "$out/debezium-mvn.log"
 		rm -rf "$debezium_lib"
 		mv "$dl" "$debezium_lib"
 	else
