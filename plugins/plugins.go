@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/connectors/bigquery"
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
 	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
@@ -19,7 +20,7 @@ import (
 func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
-		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin()},
+		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin(), bigquery.Plugin()},
 		converters.Plugins(),
 		transforms.Plugins(),
 	)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs the test bed (cached after the first run), starts
-# a real Apache Kafka broker, a MariaDB and a PostgreSQL server, checks formatting and
-# vet, then runs every Go test against them with the race detector. Everything started is
-# stopped on every exit path.
+# a real Apache Kafka broker, a MariaDB and a PostgreSQL server and the BigQuery
+# emulator, checks formatting and vet, then runs every Go test against them with the
+# race detector. Everything started is stopped on every exit path.
 #
 # Environment:
 #   FERRY_TEST_KAFKA   use this already running broker instead of starting one
@@ -11,9 +11,13 @@
 #   FERRY_TEST_MYSQL, FERRY_TEST_POSTGRES
 #                      use these already running databases (admin DSNs, see
 #                      scripts/testbed.sh help) instead of starting them
-#   FERRY_MYSQL_PORT, FERRY_POSTGRES_PORT
-#                      ports for the started databases (default: the first free port
-#                      from 13306 and 15432 on)
+#   FERRY_TEST_BIGQUERY, FERRY_TEST_BIGQUERY_GRPC
+#                      use this already running BigQuery emulator (REST base URL and
+#                      gRPC host:port) instead of starting one
+#   FERRY_MYSQL_PORT, FERRY_POSTGRES_PORT, FERRY_BIGQUERY_PORT
+#                      ports for the started servers (default: the first free port
+#                      from 13306, 15432 and 19050 on; the emulator's gRPC API takes
+#                      the port after its REST port)
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS: see scripts/testbed.sh help
 #   GO_TEST_ARGS       extra arguments for go test (e.g. "-run TestFoo -v")
 set -euo pipefail
@@ -26,6 +30,7 @@ testbed=scripts/testbed.sh
 kafka_dir=""
 mariadb_dir=""
 postgres_dir=""
+bigquery_dir=""
 test_pid=""
 cleanup() {
 	if [[ -n $test_pid ]] && kill -0 "$test_pid" 2>/dev/null; then
@@ -41,6 +46,9 @@ cleanup() {
 	fi
 	if [[ -n $postgres_dir ]]; then
 		"$testbed" stop-postgres --dir "$postgres_dir" && rm -rf "$postgres_dir" || true
+	fi
+	if [[ -n $bigquery_dir ]]; then
+		"$testbed" stop-bigquery --dir "$bigquery_dir" && rm -rf "$bigquery_dir" || true
 	fi
 }
 trap cleanup EXIT
@@ -68,7 +76,7 @@ free_port() {
 	echo "$p"
 }
 
-if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} ]]; then
+if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} || -z ${FERRY_TEST_BIGQUERY:-} ]]; then
 	# A private state dir per run and service: a concurrent run never touches these.
 	state="${FERRY_STATE:-/tmp/ferry-testbed}"
 	mkdir -p "$state"
@@ -96,11 +104,20 @@ if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_PO
 		line=$("$testbed" start-postgres --port "$port" --dir "$postgres_dir" 9>&-)
 		export FERRY_TEST_POSTGRES="${line#FERRY_TEST_POSTGRES=}"
 	fi
+	if [[ -z ${FERRY_TEST_BIGQUERY:-} ]]; then
+		bigquery_dir="$state/test-bigquery-$$"
+		port=${FERRY_BIGQUERY_PORT:-$(free_port_pair 19050)}
+		out=$("$testbed" start-bigquery --port "$port" --grpc-port "$((port + 1))" --dir "$bigquery_dir" 9>&-)
+		while read -r line; do
+			export "${line?}"
+		done <<<"$out"
+	fi
 	exec 9>&-
 fi
 echo "test: using Kafka at $FERRY_TEST_KAFKA" >&2
 echo "test: using MySQL at $FERRY_TEST_MYSQL" >&2
 echo "test: using PostgreSQL at $FERRY_TEST_POSTGRES" >&2
+echo "test: using the BigQuery emulator at $FERRY_TEST_BIGQUERY (gRPC ${FERRY_TEST_BIGQUERY_GRPC:-none})" >&2
 
 checks_failed=0
 unformatted=$(gofmt -l .)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-service test bed for Ferry: a single-node Apache Kafka broker (KRaft) and the
-# reference Apache Kafka Connect worker, both run from Maven Central jars, kcat, and
-# private MariaDB and PostgreSQL servers from the Debian packages.
+# reference Apache Kafka Connect worker, both run from Maven Central jars, kcat,
+# private MariaDB and PostgreSQL servers from the Debian packages, and the BigQuery
+# emulator from PyPI.
 # Run "scripts/testbed.sh help" for usage.
 set -euo pipefail
 
@@ -23,9 +24,10 @@ Usage: scripts/testbed.sh COMMAND [OPTIONS]
 Commands:
   install
       Fetch the Kafka $KAFKA_VERSION broker jars and the Kafka Connect $KAFKA_VERSION jars
-      with Maven (once; a stamp file marks a complete download) and install kcat,
+      with Maven (once; a stamp file marks a complete download), install kcat,
       mariadb-server and postgresql with apt-get when missing (one "apt-get update",
-      only then; no service is started). Safe to run again.
+      only then; no service is started) and the BigQuery emulator (bqemulator) into a
+      virtualenv under FERRY_CACHE with pip. Safe to run again.
 
   start-kafka [--port P] [--dir D]
       Format a fresh data dir and start a broker+controller on 127.0.0.1:P
@@ -88,6 +90,16 @@ Commands:
 
   stop-postgres [--dir D]
       pg_ctl stop -m fast (immediate if that fails) the server started in D.
+
+  start-bigquery [--port P] [--grpc-port G] [--dir D]
+      Start the BigQuery emulator (PyPI bqemulator, in-memory) with its REST API on
+      127.0.0.1:P (default 19050) and the Storage gRPC API on 127.0.0.1:G (default P+10),
+      default project test-project. Waits for /healthz (at most 90 s), then prints
+      FERRY_TEST_BIGQUERY=http://127.0.0.1:P and FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:G.
+      D defaults to \$FERRY_STATE/bigquery and holds bqemulator.log and bqemulator.pid.
+
+  stop-bigquery [--dir D]
+      SIGTERM the emulator started in D, wait up to 30 s, then SIGKILL.
 
   help
       Show this text.
@@ -173,6 +185,7 @@ cmd_install() {
 	fetch_jars "$TB_DIR/broker-pom.xml" "$KAFKA_LIB"
 	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
 	install_packages
+	install_bqemulator
 }
 
 check_java() {
@@ -692,6 +705,111 @@ cmd_stop_postgres() {
 	log "postgres: stopped"
 }
 
+# ---------------------------------------------------------------- bigquery emulator
+
+readonly BQEMU_VERSION=1.4.0
+# DuckDB must match the spatial extension wheel exactly: bqemulator loads "spatial" at
+# start and DuckDB would otherwise download it from extensions.duckdb.org.
+readonly BQEMU_PINS="bqemulator==$BQEMU_VERSION duckdb==1.5.5 duckdb-extension-spatial==1.5.5 numpy==2.4.6"
+readonly BQEMU_VENV="$CACHE/bqemulator-$BQEMU_VERSION"
+
+# install_bqemulator: a private virtualenv with bqemulator and the pinned DuckDB plus its
+# spatial extension (from PyPI), made once; the stamp records the pins.
+install_bqemulator() {
+	local stamp="$BQEMU_VENV/.complete"
+	if [[ -f $stamp && $(cat "$stamp") == "$BQEMU_PINS" ]]; then
+		log "bqemulator: already in $BQEMU_VENV"
+		return
+	fi
+	command -v python3 >/dev/null || die "python3 not found (bqemulator needs Python 3.11 or newer)"
+	python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
+		die "bqemulator needs Python 3.11 or newer (found $(python3 --version 2>&1))"
+	local start=$SECONDS tmp="$BQEMU_VENV.tmp.$$"
+	rm -rf "$tmp"
+	log "bqemulator: installing $BQEMU_PINS into $BQEMU_VENV"
+	python3 -m venv "$tmp" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+	# shellcheck disable=SC2086 # BQEMU_PINS is a list of words on purpose
+	if ! "$tmp/bin/pip" install -q --disable-pip-version-check $BQEMU_PINS >"$tmp.log" 2>&1; then
+		cat "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		die "pip could not install bqemulator"
+	fi
+	rm -f "$tmp.log"
+	# DuckDB looks for extensions under $HOME/.duckdb; the emulator runs with a HOME of
+	# its own that holds the spatial extension from the wheel.
+	local ext
+	ext=$(find "$tmp/lib" -path '*duckdb_extension_spatial/extensions/*/spatial.duckdb_extension' | head -n1)
+	[[ -n $ext ]] || die "the spatial extension is missing from duckdb-extension-spatial"
+	local ver
+	ver=$(basename "$(dirname "$ext")")
+	mkdir -p "$tmp/home/.duckdb/extensions/$ver/linux_amd64"
+	cp "$ext" "$tmp/home/.duckdb/extensions/$ver/linux_amd64/"
+	echo "$BQEMU_PINS" >"$tmp/.complete"
+	rm -rf "$BQEMU_VENV"
+	mv "$tmp" "$BQEMU_VENV"
+	log "bqemulator: installed in $((SECONDS - start)) s"
+}
+
+# start-bigquery [--port P] [--grpc-port G] [--dir D]
+cmd_start_bigquery() {
+	local port=19050 grpc="" dir="$STATE/bigquery"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--grpc-port) grpc=${2:?--grpc-port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "bigquery: unknown argument $1" ;;
+		esac
+	done
+	grpc=${grpc:-$((port + 10))}
+	[[ -f $BQEMU_VENV/.complete ]] || die "bqemulator is not installed; run scripts/testbed.sh install"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/bqemulator.pid" out="$dir/bqemulator.log"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		die "a BigQuery emulator (pid $(cat "$pidfile")) is still running in $dir"
+	fi
+	port_busy "$port" && die "port $port on 127.0.0.1 is already in use (pick another with --port)"
+	port_busy "$grpc" && die "port $grpc on 127.0.0.1 is already in use (pick another with --grpc-port)"
+	local start=$SECONDS
+	# "python -m" rather than the bqemulator script: the venv was built under a temporary
+	# name, and the script's #! line still names it.
+	(cd "$dir" && launch "$out" "$pidfile" env HOME="$BQEMU_VENV/home" "$BQEMU_VENV/bin/python" -m bqemulator start --ephemeral \
+		--rest-host 127.0.0.1 --rest-port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \
+		--project test-project --log-level warning)
+	local pid deadline=$((SECONDS + 90))
+	pid=$(cat "$pidfile")
+	until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+		if ! pid_alive "$pid"; then
+			log "bigquery: emulator exited during start; last lines of $out:"
+			tail -n 30 "$out" >&2 || true
+			rm -f "$pidfile"
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "bigquery: not ready after 90 s; last lines of $out:"
+			tail -n 30 "$out" >&2 || true
+			stop_pidfile bigquery "$pidfile"
+			exit 1
+		fi
+		sleep 0.3
+	done
+	log "bigquery: emulator ready on 127.0.0.1:$port (gRPC $grpc) after $((SECONDS - start)) s"
+	echo "FERRY_TEST_BIGQUERY=http://127.0.0.1:$port"
+	echo "FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:$grpc"
+}
+
+cmd_stop_bigquery() {
+	local dir="$STATE/bigquery"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "bigquery: unknown argument $1" ;;
+		esac
+	done
+	stop_pidfile bigquery "$dir/bqemulator.pid"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -707,6 +825,8 @@ main() {
 	stop-mariadb) cmd_stop_mariadb "$@" ;;
 	start-postgres) cmd_start_postgres "$@" ;;
 	stop-postgres) cmd_stop_postgres "$@" ;;
+	start-bigquery) cmd_start_bigquery "$@" ;;
+	stop-bigquery) cmd_stop_bigquery "$@" ;;
 	help | -h | --help) usage ;;
 	*)
 		usage >&2

@@ -1,0 +1,187 @@
+package bigquery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	bq "cloud.google.com/go/bigquery"
+	"golang.org/x/oauth2/google"
+	bqapi "google.golang.org/api/bigquery/v2"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+)
+
+// clients bundles the high-level client (tables, jobs) and the raw REST
+// service (insertAll, which the high-level client retries without bound).
+type clients struct {
+	bq      *bq.Client
+	api     *bqapi.Service
+	project string // where tables live
+	opts    []option.ClientOption
+}
+
+// restEndpoint normalises a bigQueryEndpoint value: the Go client uses an
+// endpoint with a scheme verbatim as the base of every path, so it must end
+// in /bigquery/v2/.
+func restEndpoint(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("%s must be a URL such as http://127.0.0.1:9050, got %q", Endpoint, raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/bigquery/v2/"
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u.String(), nil
+}
+
+// clientOptions turns the credential and endpoint keys into client options.
+func clientOptions(ctx context.Context, s *settings) ([]option.ClientOption, string, error) {
+	var opts []option.ClientOption
+	billing := s.project
+	if s.endpoint != "" {
+		ep, err := restEndpoint(s.endpoint)
+		if err != nil {
+			return nil, "", err
+		}
+		opts = append(opts, option.WithEndpoint(ep))
+		if isPlainHTTP(s.endpoint) {
+			return append(opts, option.WithoutAuthentication()), billing, nil
+		}
+	}
+	switch s.keySource {
+	case keySourceAppDefault:
+		creds, err := google.FindDefaultCredentials(ctx, bq.Scope)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s=%s: %w", KeySource, keySourceAppDefault, err)
+		}
+		if s.useCredsProject && creds.ProjectID != "" {
+			billing = creds.ProjectID
+		}
+		opts = append(opts, option.WithCredentials(creds))
+	default:
+		raw := []byte(s.keyfile)
+		if s.keySource == keySourceFile {
+			b, err := os.ReadFile(s.keyfile)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: cannot read the key file: %w", Keyfile, err)
+			}
+			raw = b
+		}
+		var key struct {
+			Type      string `json:"type"`
+			ProjectID string `json:"project_id"`
+		}
+		if err := json.Unmarshal(raw, &key); err != nil || key.Type == "" {
+			return nil, "", fmt.Errorf("%s: not a Google credentials JSON document", Keyfile)
+		}
+		creds, err := google.CredentialsFromJSON(ctx, raw, bq.Scope)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", Keyfile, err)
+		}
+		if s.useCredsProject && key.ProjectID != "" {
+			billing = key.ProjectID
+		}
+		opts = append(opts, option.WithCredentials(creds))
+	}
+	return opts, billing, nil
+}
+
+func newClients(ctx context.Context, s *settings) (*clients, error) {
+	opts, billing, err := clientOptions(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	c, err := bq.NewClient(ctx, billing, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bigquery client: %w", err)
+	}
+	api, err := bqapi.NewService(ctx, opts...)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bigquery client: %w", err)
+	}
+	return &clients{bq: c, api: api, project: s.project, opts: opts}, nil
+}
+
+func (c *clients) close() { c.bq.Close() }
+
+// apiCode returns the HTTP status of a Google API error, or 0.
+func apiCode(err error) int {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return ge.Code
+	}
+	return 0
+}
+
+func apiReason(err error) string {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		for _, e := range ge.Errors {
+			if e.Reason != "" {
+				return e.Reason
+			}
+		}
+	}
+	return ""
+}
+
+func isNotFound(err error) bool { return apiCode(err) == 404 }
+
+// isRetriable tells backend, quota, rate-limit and I/O errors (worth
+// another try) from permission, schema and request errors (not).
+func isRetriable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	code := apiCode(err)
+	switch {
+	case code >= 500 || code == 429:
+		return true
+	case code == 403:
+		switch apiReason(err) {
+		case "rateLimitExceeded", "quotaExceeded":
+			return true
+		}
+		return false
+	case code != 0:
+		return false
+	}
+	// Not an API error: the request did not complete (network, timeout).
+	return true
+}
+
+// isTooLarge reports the errors after which the Java connector halves the
+// batch: the request body or row count is over BigQuery's limit.
+func isTooLarge(err error) bool {
+	if apiCode(err) == 413 {
+		return true
+	}
+	msg := err.Error()
+	return apiCode(err) == 400 && (strings.Contains(msg, "Request payload size exceeds the limit") ||
+		strings.Contains(msg, "too many rows present in the request"))
+}
+
+// runQuery runs one query job (DML or DDL) and waits for it.
+func (c *clients) runQuery(ctx context.Context, sql string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	job, err := c.bq.Query(sql).Run(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := job.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Err()
+}

@@ -1,0 +1,99 @@
+package bigquery
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/ferryhq/ferry/connect"
+)
+
+// Connector is the BigQuery sink connector: every task gets the same config
+// and writes whatever partitions the consumer group assigns it.
+type Connector struct {
+	config map[string]string
+}
+
+var (
+	_ connect.SinkConnector   = (*Connector)(nil)
+	_ connect.ConfigValidator = (*Connector)(nil)
+	_ connect.OffsetAlterer   = (*Connector)(nil)
+)
+
+// Start checks the config and that the default dataset can be reached with
+// the given credentials, so a wrong project or key fails the connector at
+// once instead of every task later.
+func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, config map[string]string) error {
+	s, err := parseSettings(config)
+	if err != nil {
+		return err
+	}
+	if errs := checkAccess(ctx, s); len(errs) > 0 {
+		for k, msgs := range errs {
+			return fmt.Errorf("%s: %s", k, msgs[0])
+		}
+	}
+	c.config = maps.Clone(config)
+	return nil
+}
+
+// TaskConfigs returns maxTasks copies of the connector config.
+func (c *Connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
+	out := make([]map[string]string, maxTasks)
+	for i := range out {
+		out[i] = maps.Clone(c.config)
+	}
+	return out, nil
+}
+
+// Stop does nothing: the connector holds no resources.
+func (c *Connector) Stop() error { return nil }
+
+// NewTask returns a fresh sink task.
+func (c *Connector) NewTask() connect.SinkTask { return &Task{} }
+
+// ValidateConfig reports the rules that span keys, then whether the
+// credentials can read the default dataset.
+func (c *Connector) ValidateConfig(config map[string]string) map[string][]string {
+	if errs := validateConfig(config); len(errs) > 0 {
+		return errs
+	}
+	s, err := parseSettings(config)
+	if err != nil {
+		return nil // reported per key by the ConfigDef
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return checkAccess(ctx, s)
+}
+
+// AlterOffsets accepts any change: the sink keeps its offsets in Kafka.
+func (c *Connector) AlterOffsets(map[string]string, []connect.PartitionOffset) (bool, error) {
+	return true, nil
+}
+
+// checkAccess reads the default dataset's metadata with the configured
+// credentials; problems come back under the key to fix.
+func checkAccess(ctx context.Context, s *settings) map[string][]string {
+	cl, err := newClients(ctx, s)
+	if err != nil {
+		key := Keyfile
+		if s.endpoint != "" && isPlainHTTP(s.endpoint) {
+			key = Endpoint
+		}
+		return map[string][]string{key: {err.Error()}}
+	}
+	defer cl.close()
+	_, err = cl.bq.DatasetInProject(s.project, s.dataset).Metadata(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case isNotFound(err):
+		return map[string][]string{DefaultDataset: {fmt.Sprintf("dataset %s:%s was not found (check %s and %s)", s.project, s.dataset, Project, DefaultDataset)}}
+	case apiCode(err) == 401 || apiCode(err) == 403:
+		return map[string][]string{Keyfile: {fmt.Sprintf("the credentials cannot read dataset %s:%s: %v", s.project, s.dataset, err)}}
+	default:
+		return map[string][]string{Project: {fmt.Sprintf("cannot reach BigQuery for project %s: %v", s.project, err)}}
+	}
+}
