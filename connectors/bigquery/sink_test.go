@@ -348,7 +348,10 @@ func TestUpsertDelete(t *testing.T) {
 	if want := []string{"1:SHIPPED", "2:SHIPPED", "4:PAID", "5:CREATED"}; !slices.Equal(got, want) {
 		t.Errorf("table = %v, want %v", got, want)
 	}
-	if tc.commits == 0 {
+	tc.mu.Lock()
+	commits := tc.commits
+	tc.mu.Unlock()
+	if commits == 0 {
 		t.Error("no commit was requested after a merge")
 	}
 	// Stop drops the intermediate table.
