@@ -546,6 +546,7 @@ func (s *Source) commitOffsets(ctx context.Context) {
 		}
 	}
 	s.sub.forget()
+	s.sub.shrink()
 	if c, ok := s.task.(connect.SourceCommitter); ok {
 		if err := c.Commit(ctx); err != nil {
 			s.log.Error("source task commit failed", "error", err)

@@ -3,6 +3,7 @@ package task
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -152,6 +153,26 @@ func (s *submitted) forget() {
 			}
 		}
 	}
+}
+
+// idleReserve is how many recycled records shrink keeps: enough for the
+// next polls of a quiet source.
+const idleReserve = 256
+
+// shrink lets the garbage collector have the free list beyond idleReserve
+// when nothing is queued: after a burst the list holds as many records as
+// were ever in flight at once (up to MaxInFlight, some MiB), which an idle
+// task has no use for.
+func (s *submitted) shrink() {
+	if len(s.free) <= idleReserve {
+		return
+	}
+	for _, pt := range s.parts {
+		if !pt.empty() {
+			return
+		}
+	}
+	s.free = slices.Clone(s.free[:idleReserve])
 }
 
 // samePartition reports whether two source partitions hold the same keys
