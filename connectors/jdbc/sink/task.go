@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +107,7 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 	// DDL may have been rolled back with the transaction: check again.
 	clear(t.layouts)
 	var de *connect.DataError
-	if !errors.As(err, &de) && dialect.IsTransient(err) && t.retriesLeft > 0 && ctx.Err() == nil {
+	if !errors.As(err, &de) && isTransient(err) && t.retriesLeft > 0 && ctx.Err() == nil {
 		t.retriesLeft--
 		t.log.Warn("write failed with a transient database error; the batch will be redelivered",
 			"remaining_retries", t.retriesLeft, "backoff", t.s.retryBackoff, "err", err)
@@ -133,7 +134,7 @@ func (t *Task) writeEach(ctx context.Context, records []*connect.SinkRecord, bat
 			continue
 		}
 		clear(t.layouts)
-		if dialect.IsTransient(err) {
+		if isTransient(err) {
 			// The whole batch is redelivered; upserts make the replay harmless.
 			t.tc.SetRetryTimeout(t.s.retryBackoff)
 			return connect.Retriable(err)
@@ -167,7 +168,73 @@ func (t *Task) tableFor(topic string) (dialect.TableID, error) {
 	return id, nil
 }
 
-func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) (err error) {
+// ddlRaceAttempts bounds how often one write is started again because
+// another writer created or evolved the same table meanwhile; each retry
+// finds the table as the other writer left it, so one is normally enough.
+const ddlRaceAttempts = 3
+
+// errDDLRace marks a write that kept losing the race to create or evolve
+// a table; it is transient, so the batch is redelivered.
+var errDDLRace = errors.New("the table was created or evolved concurrently by another writer")
+
+// isTransient reports whether a failed write may succeed when tried again.
+func isTransient(err error) bool {
+	return errors.Is(err, errDDLRace) || dialect.IsTransient(err)
+}
+
+// ddlError is a failed CREATE TABLE or ALTER TABLE ADD COLUMN, with the
+// columns the statement was to provide.
+type ddlError struct {
+	table dialect.TableID
+	cols  []string
+	err   error
+}
+
+func (e *ddlError) Error() string { return e.err.Error() }
+func (e *ddlError) Unwrap() error { return e.err }
+
+// write writes records in one transaction. Several tasks of a connector
+// may find a new table (or column) missing at once and all try to create
+// it; the losers' DDL fails ("already exists", or on PostgreSQL a unique
+// violation in pg_type) and, on PostgreSQL, aborts their transaction. So
+// when DDL fails and the table now has what was wanted, the transaction is
+// rolled back and the write started again against the table as it is.
+func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) error {
+	for attempt := 1; ; attempt++ {
+		err := t.writeTx(ctx, records)
+		var de *ddlError
+		if err == nil || !errors.As(err, &de) {
+			return err
+		}
+		clear(t.layouts) // the DDL's effects, if any, were rolled back
+		if !t.hasColumns(ctx, de.table, de.cols) {
+			return err
+		}
+		if attempt >= ddlRaceAttempts {
+			return fmt.Errorf("%w: %w", errDDLRace, err)
+		}
+		t.log.Info("the table was created or evolved by another writer meanwhile; writing the batch again",
+			"table", de.table.String(), "err", de.err)
+	}
+}
+
+// hasColumns reports whether the table exists, outside any transaction of
+// this task, and has all the named columns (compared ignoring case, as
+// the layout resolves them).
+func (t *Task) hasColumns(ctx context.Context, id dialect.TableID, cols []string) bool {
+	existing, err := t.s.dialect.Columns(ctx, t.db, id)
+	if err != nil || existing == nil {
+		return false
+	}
+	for _, name := range cols {
+		if !slices.ContainsFunc(existing, func(c dialect.ColumnInfo) bool { return strings.EqualFold(c.Name, name) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Task) writeTx(ctx context.Context, records []*connect.SinkRecord) (err error) {
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("starting a transaction: %w", err)
@@ -180,6 +247,9 @@ func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) (err er
 	batches := map[dialect.TableID]*batch{}
 	var order []*batch
 	for _, rec := range records {
+		if t.reported[rec] {
+			continue // reported by an earlier attempt of this Put
+		}
 		skip, err := t.add(ctx, tx, batches, &order, rec)
 		if err != nil {
 			var de *connect.DataError
@@ -284,13 +354,14 @@ func (t *Task) prepareTable(ctx context.Context, tx *sql.Tx, id dialect.TableID,
 		if !t.s.autoCreate {
 			return fmt.Errorf("table %s is missing and auto-creation is disabled (set %s=true to create it)", id, AutoCreate)
 		}
-		stmt, err := d.CreateTableSQL(id, append(append([]dialect.Column{}, l.keyCols...), l.valCols...))
+		cols := append(append([]dialect.Column{}, l.keyCols...), l.valCols...)
+		stmt, err := d.CreateTableSQL(id, cols)
 		if err != nil {
 			return fmt.Errorf("creating table %s: %w", id, err)
 		}
 		t.log.Info("creating table", "table", id.String(), "sql", stmt)
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("creating table %s: %w", id, err)
+			return &ddlError{table: id, cols: columnNames(cols), err: fmt.Errorf("creating table %s: %w", id, err)}
 		}
 		return nil
 	}
@@ -320,10 +391,18 @@ func (t *Task) prepareTable(ctx context.Context, tx *sql.Tx, id dialect.TableID,
 	for _, stmt := range stmts {
 		t.log.Info("evolving table", "table", id.String(), "sql", stmt)
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("evolving table %s: %w", id, err)
+			return &ddlError{table: id, cols: names, err: fmt.Errorf("evolving table %s: %w", id, err)}
 		}
 	}
 	return nil
+}
+
+func columnNames(cols []dialect.Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
 }
 
 // flush writes a batch's rows, then its deletes.
