@@ -116,8 +116,7 @@ type connectorContext struct {
 func (c *connectorContext) RequestTaskReconfiguration() { c.w.onReconfigure(c.name) }
 func (c *connectorContext) Logger() *slog.Logger        { return c.logger }
 func (c *connectorContext) RaiseError(err error) {
-	c.w.logger.Error("connector raised an error", "connector", c.name, "error", err)
-	c.w.failConnector(c.name, err)
+	c.w.failConnector(c.name, "connector raised an error", err)
 }
 
 // StartConnector creates a connector instance in the given target state.
@@ -127,7 +126,7 @@ func (w *Worker) StartConnector(name string, config map[string]string, target he
 	plugin, ok := w.reg.LookupConnector(config[KeyConnectorClass])
 	if !ok {
 		err := fmt.Errorf("connector class %q is not installed", config[KeyConnectorClass])
-		w.status.PutConnector(name, herder.StateFailed, err)
+		w.connectorFailed(name, "connector failed to start", err)
 		return err
 	}
 	inst, ok := plugin.New().(connect.Connector)
@@ -137,7 +136,7 @@ func (w *Worker) StartConnector(name string, config map[string]string, target he
 	resolved, err := w.providers.Resolve(config)
 	if err != nil {
 		err = fmt.Errorf("failed to resolve config placeholders of connector %s: %w", name, err)
-		w.status.PutConnector(name, herder.StateFailed, err)
+		w.connectorFailed(name, "connector failed to start", err)
 		return err
 	}
 	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(resolved), raw: maps.Clone(config), inst: inst, target: target}
@@ -175,8 +174,7 @@ func (w *Worker) applyTarget(run *connectorRun, target herder.TargetState) {
 			cancel()
 			run.failed = true
 			w.mu.Unlock()
-			w.logger.Error("connector failed to start", "connector", run.name, "error", err)
-			w.status.PutConnector(run.name, herder.StateFailed, err)
+			w.connectorFailed(run.name, "connector failed to start", err)
 			return
 		}
 		run.running, run.cancel = true, cancel
@@ -208,7 +206,16 @@ func (w *Worker) stopInstance(run *connectorRun) {
 	}
 }
 
-func (w *Worker) failConnector(name string, err error) {
+// connectorFailed marks a connector FAILED and logs why at ERROR, with the
+// trace the status shows: someone reading the worker's log should not have
+// to ask the REST API what went wrong.
+func (w *Worker) connectorFailed(name, msg string, err error) {
+	w.logger.Error(msg+"; the connector is FAILED and will not recover until restarted",
+		"connector", name, "error", Trace(err))
+	w.status.PutConnector(name, herder.StateFailed, err)
+}
+
+func (w *Worker) failConnector(name, msg string, err error) {
 	w.mu.Lock()
 	run := w.connectors[name]
 	if run != nil {
@@ -219,7 +226,7 @@ func (w *Worker) failConnector(name string, err error) {
 		return
 	}
 	w.stopInstance(run)
-	w.status.PutConnector(name, herder.StateFailed, err)
+	w.connectorFailed(name, msg, err)
 }
 
 // SetConnectorTarget changes a running connector's target state.
@@ -276,7 +283,7 @@ func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
 		err = fmt.Errorf("the connector %s has generated %d tasks, which is greater than %d, the maximum number of tasks it is configured to create", name, len(configs), maxTasks)
 	}
 	if err != nil {
-		w.failConnector(name, err)
+		w.failConnector(name, "connector failed to generate task configs", err)
 		return nil, err
 	}
 	out := make([]map[string]string, len(configs))
@@ -305,7 +312,8 @@ func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
 func (w *Worker) StartTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
 	err := w.startTask(id, connConfig, taskConfig, target)
 	if err != nil {
-		w.logger.Error("task failed to start", "connector", id.Connector, "task", id.Task, "error", err)
+		w.logger.Error("task failed to start; the task is FAILED and will not recover until restarted",
+			"connector", id.Connector, "task", id.Task, "task_id", id.String(), "error", Trace(err))
 		w.status.PutTask(id, herder.StateFailed, err)
 	}
 	return err
@@ -351,7 +359,7 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 			LogMessages:   fw.Bool(KeyErrorsLogMessages),
 		},
 		Logger:   logger,
-		Listener: taskListener{status: w.status},
+		Listener: taskListener{status: w.status, log: w.logger},
 		Paused:   target == herder.TargetPaused,
 		Classes: task.PluginClasses{
 			KeyConverter:    w.pluginClass(connConfig, KeyKeyConverter, KeyKeyConverter, connect.KindConverter),
@@ -609,12 +617,18 @@ func dlqSpec(kind connect.PluginKind, connConfig map[string]string) task.DeadLet
 }
 
 // taskListener turns task lifecycle events into status entries.
-type taskListener struct{ status StatusSink }
+type taskListener struct {
+	status StatusSink
+	log    *slog.Logger
+}
 
 func (l taskListener) OnStartup(id herder.TaskID) { l.status.PutTask(id, herder.StateRunning, nil) }
 func (l taskListener) OnPause(id herder.TaskID)   { l.status.PutTask(id, herder.StatePaused, nil) }
 func (l taskListener) OnResume(id herder.TaskID)  { l.status.PutTask(id, herder.StateRunning, nil) }
 func (l taskListener) OnFailure(id herder.TaskID, err error) {
+	// The one place a running task's unrecoverable error reaches the log.
+	l.log.Error("task threw an unrecoverable error; the task is FAILED and will not recover until restarted",
+		"connector", id.Connector, "task", id.Task, "task_id", id.String(), "error", Trace(err))
 	l.status.PutTask(id, herder.StateFailed, err)
 }
 func (l taskListener) OnShutdown(id herder.TaskID) { l.status.PutTask(id, herder.StateUnassigned, nil) }
