@@ -43,20 +43,29 @@ func restEndpoint(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// clientOptions turns the credential and endpoint keys into client options.
+// clientOptions turns the credential and endpoint keys into options for
+// the REST clients, and names the project the clients bill to.
 func clientOptions(ctx context.Context, s *settings) ([]option.ClientOption, string, error) {
-	var opts []option.ClientOption
-	billing := s.project
-	if s.endpoint != "" {
-		ep, err := restEndpoint(s.endpoint)
-		if err != nil {
-			return nil, "", err
-		}
-		opts = append(opts, option.WithEndpoint(ep))
-		if isPlainHTTP(s.endpoint) {
-			return append(opts, option.WithoutAuthentication()), billing, nil
-		}
+	if s.endpoint == "" {
+		return credentialOptions(ctx, s)
 	}
+	ep, err := restEndpoint(s.endpoint)
+	if err != nil {
+		return nil, "", err
+	}
+	if isPlainHTTP(s.endpoint) {
+		return []option.ClientOption{option.WithEndpoint(ep), option.WithoutAuthentication()}, s.project, nil
+	}
+	opts, billing, err := credentialOptions(ctx, s)
+	if err != nil {
+		return nil, "", err
+	}
+	return append(opts, option.WithEndpoint(ep)), billing, nil
+}
+
+// credentialOptions reads the credentials named by keySource and keyfile.
+func credentialOptions(ctx context.Context, s *settings) ([]option.ClientOption, string, error) {
+	billing := s.project
 	switch s.keySource {
 	case keySourceAppDefault:
 		creds, err := google.FindDefaultCredentials(ctx, bq.Scope)
@@ -66,33 +75,31 @@ func clientOptions(ctx context.Context, s *settings) ([]option.ClientOption, str
 		if s.useCredsProject && creds.ProjectID != "" {
 			billing = creds.ProjectID
 		}
-		opts = append(opts, option.WithCredentials(creds))
-	default:
-		raw := []byte(s.keyfile)
-		if s.keySource == keySourceFile {
-			b, err := os.ReadFile(s.keyfile)
-			if err != nil {
-				return nil, "", fmt.Errorf("%s: cannot read the key file: %w", Keyfile, err)
-			}
-			raw = b
-		}
-		var key struct {
-			Type      string `json:"type"`
-			ProjectID string `json:"project_id"`
-		}
-		if err := json.Unmarshal(raw, &key); err != nil || key.Type == "" {
-			return nil, "", fmt.Errorf("%s: not a Google credentials JSON document", Keyfile)
-		}
-		creds, err := google.CredentialsFromJSON(ctx, raw, bq.Scope)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", Keyfile, err)
-		}
-		if s.useCredsProject && key.ProjectID != "" {
-			billing = key.ProjectID
-		}
-		opts = append(opts, option.WithCredentials(creds))
+		return []option.ClientOption{option.WithCredentials(creds)}, billing, nil
 	}
-	return opts, billing, nil
+	raw := []byte(s.keyfile)
+	if s.keySource == keySourceFile {
+		b, err := os.ReadFile(s.keyfile)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: cannot read the key file: %w", Keyfile, err)
+		}
+		raw = b
+	}
+	var key struct {
+		Type      string `json:"type"`
+		ProjectID string `json:"project_id"`
+	}
+	if err := json.Unmarshal(raw, &key); err != nil || key.Type == "" {
+		return nil, "", fmt.Errorf("%s: not a Google credentials JSON document", Keyfile)
+	}
+	creds, err := google.CredentialsFromJSON(ctx, raw, bq.Scope)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", Keyfile, err)
+	}
+	if s.useCredsProject && key.ProjectID != "" {
+		billing = key.ProjectID
+	}
+	return []option.ClientOption{option.WithCredentials(creds)}, billing, nil
 }
 
 func newClients(ctx context.Context, s *settings) (*clients, error) {

@@ -22,6 +22,12 @@
 //     rounded through a double.
 //   - Put writes synchronously; threadPoolSize bounds the concurrent
 //     insertAll requests of one Put and queueSize is accepted and ignored.
+//   - With the Storage Write API, rows go to the base table (partition
+//     decorators apply to insertAll only). TIME and NUMERIC values travel
+//     as strings, TIMESTAMP as microseconds, DATE as days.
+//   - Upsert/delete: the intermediate tables of a run are dropped when the
+//     task stops, and a task's start drops tables an earlier crashed run of
+//     the same task left behind (the Java connector leaves them).
 //   - Not implemented (rejected with a clear validation error): the GCS batch
 //     load path (enableBatchLoad). Accepted and ignored: schemaRetriever,
 //     avroDataCacheSize, mediateConcurrentSchemaUpdates and its retry keys,
