@@ -40,11 +40,7 @@ func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, confi
 
 // TaskConfigs returns maxTasks copies of the connector config.
 func (c *Connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
-	out := make([]map[string]string, maxTasks)
-	for i := range out {
-		out[i] = maps.Clone(c.config)
-	}
-	return out, nil
+	return connect.CopiesForTasks(c.config, maxTasks), nil
 }
 
 // Stop does nothing: the connector holds no resources.

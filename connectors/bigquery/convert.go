@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferryhq/ferry/connect"
@@ -254,7 +255,7 @@ func (m rowMapper) mapValue(s *connect.Schema, v any) (any, error) {
 			entries = append(entries, connect.MapEntry{Key: k, Value: e})
 		}
 		slices.SortFunc(entries, func(a, b connect.MapEntry) int {
-			return compareStrings(a.Key.(string), b.Key.(string))
+			return strings.Compare(a.Key.(string), b.Key.(string))
 		})
 	case []connect.MapEntry:
 		entries = x
@@ -281,16 +282,6 @@ func (m rowMapper) mapValue(s *connect.Schema, v any) (any, error) {
 		out = append(out, entry)
 	}
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (m rowMapper) decimal(d connect.Decimal, mode string) any {

@@ -78,17 +78,22 @@ func (m *merger) stop() {
 	<-m.done
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m.mu.Lock()
-	tabs := make([]*mergeTable, 0, len(m.tables))
-	for _, mt := range m.tables {
-		tabs = append(tabs, mt)
-	}
-	m.mu.Unlock()
-	for _, mt := range tabs {
+	for _, mt := range m.snapshot() {
 		if err := m.t.tables.handle(mt.tmp).Delete(ctx); err != nil && !isNotFound(err) {
 			m.t.log.Warn("could not drop the intermediate table", "table", mt.tmp.String(), "err", err)
 		}
 	}
+}
+
+// snapshot lists the destination tables seen so far.
+func (m *merger) snapshot() []*mergeTable {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tabs := make([]*mergeTable, 0, len(m.tables))
+	for _, mt := range m.tables {
+		tabs = append(tabs, mt)
+	}
+	return tabs
 }
 
 func (m *merger) loop(ctx context.Context) {
@@ -104,13 +109,7 @@ func (m *merger) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick:
-			m.mu.Lock()
-			tabs := make([]*mergeTable, 0, len(m.tables))
-			for _, mt := range m.tables {
-				tabs = append(tabs, mt)
-			}
-			m.mu.Unlock()
-			for _, mt := range tabs {
+			for _, mt := range m.snapshot() {
 				m.mergeAndRecord(ctx, mt)
 			}
 		case id := <-m.trigger:

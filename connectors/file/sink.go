@@ -55,11 +55,7 @@ func (c *SinkConnector) Start(_ context.Context, _ connect.ConnectorContext, con
 
 // TaskConfigs returns maxTasks identical configs.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
-	out := make([]map[string]string, maxTasks)
-	for i := range out {
-		out[i] = maps.Clone(c.config)
-	}
-	return out, nil
+	return connect.CopiesForTasks(c.config, maxTasks), nil
 }
 
 // Stop does nothing.

@@ -3,6 +3,7 @@ package group
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,7 @@ func AssignCooperative(in CooperativeInput, st LeaderState) (Result, LeaderState
 
 	// Member allocations in a stable order; ids sorted.
 	members := slices.Clone(in.Members)
-	slices.SortFunc(members, func(a, b MemberMetadata) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(members, func(a, b MemberMetadata) int { return strings.Compare(a.ID, b.ID) })
 	allocs := make([]*load, len(members))
 	urls := make(map[string]string, len(members))
 	active := workSet{}
@@ -435,7 +436,7 @@ func waterFill[E any](workers []*load, items []E, size func(*load) int, give fun
 		if d := size(a) - size(b); d != 0 {
 			return d
 		}
-		return cmpString(a.id, b.id)
+		return strings.Compare(a.id, b.id)
 	})
 	i := 0
 	for i < len(items) {
@@ -582,14 +583,4 @@ func clampMillis(d time.Duration) int32 {
 		return math.MaxInt32
 	}
 	return int32(ms)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
