@@ -118,6 +118,23 @@ func (b *bqEnv) schema(t *testing.T, table string) bq.Schema {
 	return md.Schema
 }
 
+// tables lists the dataset's tables.
+func (b *bqEnv) tables(t *testing.T) []string {
+	t.Helper()
+	it := b.c.Dataset(b.e.Dataset).Tables(context.Background())
+	var out []string
+	for {
+		tb, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("listing tables: %v", err)
+		}
+		out = append(out, tb.TableID)
+	}
+}
+
 // sinkConfig is a BigQuery sink on the emulator: plain JSON records,
 // tables created from them, topics turned into table names.
 func (b *bqEnv) sinkConfig(topics ...string) map[string]string {
@@ -663,12 +680,28 @@ func TestBigQueryUpsertDelete(t *testing.T) {
 
 // TestBigQueryKillNine kills the worker running the BigQuery sink with
 // SIGKILL while it streams 20,000 orders, restarts it, and checks that
-// every order reaches BigQuery. Streaming inserts are at least once: rows
-// written after the last offset commit are written again (their insertId
-// would let BigQuery drop them within its dedupe window; the emulator
-// keeps them), so duplicates are counted and logged, not failed on.
+// every order reaches BigQuery.
+//
+// With streaming inserts delivery is at least once: rows written after the
+// last offset commit are written again (their insertId would let BigQuery
+// drop them within its dedupe window; the emulator keeps them), so
+// duplicates are counted and logged, not failed on. In upsert mode the
+// replayed rows are merged again, so the table ends with exactly one row
+// per order, and the intermediate tables of the killed run are dropped.
 func TestBigQueryKillNine(t *testing.T) {
-	t.Parallel()
+	for _, upsert := range []bool{false, true} {
+		name := "insertAll"
+		if upsert {
+			name = "upsert"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			bqKillNine(t, upsert)
+		})
+	}
+}
+
+func bqKillNine(t *testing.T, upsert bool) {
 	const total = 20000
 	start := time.Now()
 	shop := openShopDB(t)
@@ -682,7 +715,15 @@ func TestBigQueryKillNine(t *testing.T) {
 	topic := prefix + "orders"
 	table := bqTableName(topic)
 	testbed.CreateTopic(t, w.bootstrap, topic, 3)
-	createConnector(t, w, testbed.UniqueName(t, "orders-source"), shop.sourceConfig(prefix, "orders", false))
+	src := shop.sourceConfig(prefix, "orders", false)
+	if upsert {
+		src["transforms"] = "createKey"
+		src["transforms.createKey.type"] = "org.apache.kafka.connect.transforms.ValueToKey"
+		src["transforms.createKey.fields"] = "id"
+		src["key.converter"] = jsonConverter
+		src["key.converter.schemas.enable"] = "false"
+	}
+	createConnector(t, w, testbed.UniqueName(t, "orders-source"), src)
 	adm := testbed.Admin(t, w.bootstrap)
 	testbed.WaitFor(t, 90*time.Second, 100*time.Millisecond, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -717,6 +758,13 @@ consumer.heartbeat.interval.ms=1000
 	cfg := b.sinkConfig(topic)
 	cfg["name"] = name
 	cfg["tasks.max"] = "2"
+	if upsert {
+		cfg["upsertEnabled"] = "true"
+		cfg["kafkaKeyFieldName"] = "pk"
+		cfg["mergeIntervalMs"] = "10000"
+		cfg["mergeRecordsThreshold"] = "1000"
+		cfg["mergeStreamingBufferWaitMs"] = "0"
+	}
 	var props strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		fmt.Fprintf(&props, "%s=%s\n", k, cfg[k])
@@ -752,8 +800,8 @@ consumer.heartbeat.interval.ms=1000
 	if atKill >= total {
 		t.Fatalf("the stream was complete (%d rows) before the kill", atKill)
 	}
-	t.Logf("killed the sink worker %v after it started: %d of %d rows in BigQuery, %d offsets committed %v",
-		killedAt.Sub(sinkStart).Round(time.Millisecond), atKill, total, sumOffsets(committed), committed)
+	t.Logf("killed the sink worker %v after it started: %d of %d rows in BigQuery, %d offsets committed %v; tables %v",
+		killedAt.Sub(sinkStart).Round(time.Millisecond), atKill, total, sumOffsets(committed), committed, b.tables(t))
 
 	second := startFerry(t, dir, args...)
 	waitHTTP(t, restURL)
@@ -771,8 +819,18 @@ consumer.heartbeat.interval.ms=1000
 	}
 	t.Logf("after the restart: %d rows for %d ids, %d duplicates (%.2f%%); all ids present %v after the kill, %v in all",
 		n, d, n-d, 100*float64(n-d)/total, time.Since(killedAt).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if upsert && n != d {
+		t.Errorf("upsert mode: %d rows for %d keys", n, d)
+	}
 	t.Logf("ferry lag %s:\n%s", name, waitLagZero(t, restURL, name, topic))
 	second.terminate(t)
+	if upsert {
+		// The restarted tasks dropped the killed run's intermediate tables;
+		// a clean stop drops their own.
+		if got := b.tables(t); !slices.Equal(got, []string{table}) {
+			t.Errorf("tables after a clean stop: %v, want only %s", got, table)
+		}
+	}
 }
 
 // TestBigQuerySchemaChange: a column added to the MariaDB table mid-stream
