@@ -432,3 +432,26 @@ func ratString(v bq.Value) string {
 	}
 	return r.FloatString(2)
 }
+
+// TestUpsertOffsetsFollowConsumedPartition: after a topic-renaming
+// transform the merged offsets are reported for the partition the records
+// were consumed from, which is what the runtime commits.
+func TestUpsertOffsetsFollowConsumedPartition(t *testing.T) {
+	e := testbed.BigQuery(t)
+	cfg := baseConfig(e)
+	cfg[UpsertEnabled] = "true"
+	cfg[KafkaKeyFieldName] = "pk"
+	cfg[MergeIntervalMs] = "-1"
+	cfg[MergeRecordsThreshold] = "2"
+	task := startTask(t, cfg, &taskCtx{})
+	var recs []*connect.SinkRecord
+	for off := range int64(2) {
+		r := rec("renamed", off, map[string]any{"id": off}, map[string]any{"id": off, "v": "x"}, nil, nil)
+		r.OriginalTopic, r.OriginalPartition, r.OriginalOffset = "mysql.orders", 3, 100+off
+		recs = append(recs, r)
+	}
+	if err := task.Put(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	waitCommittable(t, task, connect.TopicPartition{Topic: "mysql.orders", Partition: 3}, 102)
+}

@@ -255,8 +255,8 @@ func (w *storageWrite) write(ctx context.Context, batches map[tableID]*tableBatc
 			}
 			if st.pending != nil {
 				for _, rec := range f.recs {
-					tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-					if next := rec.KafkaOffset + 1; next > st.pending[tp] {
+					tp, next := consumed(rec)
+					if next > st.pending[tp] {
 						st.pending[tp] = next
 					}
 				}
@@ -265,8 +265,8 @@ func (w *storageWrite) write(ctx context.Context, batches map[tableID]*tableBatc
 		if st.pending != nil {
 			// Bad and reported rows are done too: their offsets may go.
 			for _, rec := range b.recs {
-				tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-				if next := rec.KafkaOffset + 1; next > st.pending[tp] {
+				tp, next := consumed(rec)
+				if next > st.pending[tp] {
 					st.pending[tp] = next
 				}
 			}

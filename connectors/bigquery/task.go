@@ -378,3 +378,13 @@ func jsonRow(row map[string]any) map[string]bqapi.JsonValue {
 	}
 	return out
 }
+
+// consumed names the partition a record was consumed from and the offset
+// to commit once it is written: the coordinates before any transform, as
+// the runtime commits consumer offsets of the partitions it read.
+func consumed(rec *connect.SinkRecord) (connect.TopicPartition, int64) {
+	if rec.OriginalTopic != "" {
+		return connect.TopicPartition{Topic: rec.OriginalTopic, Partition: rec.OriginalPartition}, rec.OriginalOffset + 1
+	}
+	return connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}, rec.KafkaOffset + 1
+}

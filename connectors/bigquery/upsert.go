@@ -184,8 +184,8 @@ func (m *merger) put(ctx context.Context, batches map[tableID]*tableBatch, order
 			// partition feeds one table), so their offsets are done.
 			m.mu.Lock()
 			for _, rec := range b.recs {
-				tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-				if next := rec.KafkaOffset + 1; next > m.merged[tp] {
+				tp, next := consumed(rec)
+				if next > m.merged[tp] {
 					m.merged[tp] = next
 				}
 			}
@@ -201,8 +201,8 @@ func (m *merger) put(ctx context.Context, batches map[tableID]*tableBatch, order
 			mt.offsets[n] = offs
 		}
 		for i, rec := range b.recs {
-			tp := connect.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-			if next := rec.KafkaOffset + 1; next > offs[tp] {
+			tp, next := consumed(rec)
+			if next > offs[tp] {
 				offs[tp] = next
 			}
 			if rec.Value == nil && !s.delete {
