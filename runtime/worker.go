@@ -445,8 +445,8 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 }
 
 // maxPollRecords is the sink consumer's max.poll.records: the connector's
-// consumer.override.* wins over the worker's consumer.*; 0 leaves the task's
-// default (Apache's 500).
+// consumer.override.* wins over the worker's consumer.*; 0 when neither is
+// set (each poll then goes to one Put).
 func maxPollRecords(workerRaw, connConfig map[string]string) int {
 	for _, v := range []string{connConfig["consumer.override.max.poll.records"], workerRaw["consumer.max.poll.records"]} {
 		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {

@@ -39,8 +39,8 @@ func newMaxPollSink(t *testing.T, ss sinkSetup, task connect.SinkTask, maxPoll i
 	return s
 }
 
-// max.poll.records bounds every Put, and records left in the consumer's
-// buffer after a short poll arrive in order in later ones.
+// max.poll.records bounds every Put; the rest of a poll follows in order in
+// later Puts.
 func TestSinkMaxPollRecordsBoundsPut(t *testing.T) {
 	ss := newSinkSetup(t)
 	produceValues(t, ss.bootstrap, ss.topic, seq(0, 25, nil)...)
@@ -59,8 +59,8 @@ func TestSinkMaxPollRecordsBoundsPut(t *testing.T) {
 	}
 }
 
-// A seek requested while fetched records are still buffered wins over them.
-func TestSinkSeekWithBufferedRecords(t *testing.T) {
+// A seek requested during a Put wins over the rest of the poll's records.
+func TestSinkSeekBetweenPutsOfOnePoll(t *testing.T) {
 	ss := newSinkSetup(t)
 	produceValues(t, ss.bootstrap, ss.topic, seq(0, 10, nil)...)
 	task := newCollectingSink()
@@ -77,5 +77,53 @@ func TestSinkSeekWithBufferedRecords(t *testing.T) {
 	v := task.values()
 	if got, want := strings.Join(v[task.seekAt:], ","), strings.Join(seq(1, 10, nil), ","); got != want {
 		t.Fatalf("after the seek got %s, want %s (all %v)", got, want, v)
+	}
+}
+
+// pausingSink pauses its partition during the first Put and reports
+// records that arrive while it is paused.
+type pausingSink struct {
+	*collectingSink
+	paused        atomic.Bool
+	whilePaused   atomic.Int64
+	pausedAlready atomic.Bool
+}
+
+func (s *pausingSink) Put(ctx context.Context, recs []*connect.SinkRecord) error {
+	if len(recs) > 0 && s.paused.Load() {
+		s.whilePaused.Add(int64(len(recs)))
+	}
+	if err := s.collectingSink.Put(ctx, recs); err != nil {
+		return err
+	}
+	if len(recs) > 0 && !s.pausedAlready.Swap(true) {
+		s.paused.Store(true)
+		s.tc.Pause(connect.TopicPartition{Topic: recs[0].Topic, Partition: 0})
+	}
+	return nil
+}
+
+// A partition the task pauses during a Put gets nothing more from the same
+// poll, and after the resume its records come again from the first one not
+// delivered.
+func TestSinkPauseBetweenPutsOfOnePoll(t *testing.T) {
+	ss := newSinkSetup(t)
+	produceValues(t, ss.bootstrap, ss.topic, seq(0, 10, nil)...)
+	task := &pausingSink{collectingSink: newCollectingSink()}
+	sink := newMaxPollSink(t, ss, task, 2)
+	runTask(t, sink)
+	task.waitValues(t, 2)
+	// A commit follows the iteration that made the first Put.
+	waitCommitted(t, ss.bootstrap, ss.group, ss.topic, 2)
+	if got := strings.Join(task.values(), ","); got != "v0,v1" {
+		t.Fatalf("while paused got %s", got)
+	}
+	task.paused.Store(false)
+	task.tc.Resume(connect.TopicPartition{Topic: ss.topic, Partition: 0})
+	if got := strings.Join(task.waitValues(t, 10), ","); got != strings.Join(seq(0, 10, nil), ",") {
+		t.Fatalf("after the resume got %s", got)
+	}
+	if n := task.whilePaused.Load(); n > 0 {
+		t.Fatalf("%d records delivered while the partition was paused", n)
 	}
 }

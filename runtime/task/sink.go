@@ -27,8 +27,6 @@ const (
 	// DefaultRetryTimeout is the wait before redelivering a batch whose Put
 	// returned a Retriable error, until the task sets its own.
 	DefaultRetryTimeout = 100 * time.Millisecond
-	// DefaultMaxPollRecords is the Java consumer's max.poll.records default.
-	DefaultMaxPollRecords = 500
 )
 
 // SinkOptions configures a sink task's consumer.
@@ -43,9 +41,11 @@ type SinkOptions struct {
 	CommitInterval time.Duration
 	// CommitTimeout is offset.flush.timeout.ms (default 5s).
 	CommitTimeout time.Duration
-	// MaxPollRecords is the consumer's max.poll.records (default 500): the
-	// most records one Put receives. Like Apache's, it also bounds what is
-	// converted and held at once, whatever a fetch brought in.
+	// MaxPollRecords, when positive, is the consumer's max.poll.records:
+	// the most records one Put receives, and so converted at once. Zero
+	// hands each poll to one Put, whatever the fetches brought in: unlike
+	// Apache's 500 default, a sink writing a transaction or a request per
+	// Put gets large batches unless the user asks for small ones.
 	MaxPollRecords int
 }
 
@@ -112,9 +112,6 @@ func NewSink(spec Spec, t connect.SinkTask, opts SinkOptions) (*Sink, error) {
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = DefaultCommitTimeout
-	}
-	if opts.MaxPollRecords <= 0 {
-		opts.MaxPollRecords = DefaultMaxPollRecords
 	}
 	s := &Sink{
 		spec:         spec,
@@ -260,7 +257,7 @@ func (s *Sink) loop(ctx context.Context) error {
 			return nil
 		}
 		pctx, done := s.ctl.blocking(ctx, gen, max(time.Until(nextCommit), time.Millisecond))
-		fetches := s.client.PollRecords(pctx, s.opts.MaxPollRecords)
+		fetches := s.client.PollFetches(pctx)
 		done()
 		// From here until AllowRebalance no rebalance callback runs.
 		err := s.iteration(ctx, fetches, paused)
@@ -310,51 +307,134 @@ func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) 
 		return nil
 	}
 
-	batch := make([]*connect.SinkRecord, 0, n)
-	clear(s.positions)
-	keep := s.keepOriginals.Load()
-	var kept []*kgo.Record
-	var failure error
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if failure != nil || len(p.Records) == 0 {
-			return
-		}
-		if _, ok := seeked[connect.TopicPartition{Topic: p.Topic, Partition: p.Partition}]; ok {
-			return // fetched before the seek took effect
-		}
-		for _, r := range p.Records {
-			sr, err := s.convert(ctx, r)
-			if err != nil {
-				failure = err
-				return
-			}
-			if sr != nil {
-				batch = append(batch, sr)
-				if keep {
-					kept = append(kept, r)
-				}
-			}
-		}
-		last := p.Records[len(p.Records)-1]
-		s.positions[connect.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = last.Offset + 1
-	})
-	if failure != nil {
-		return failure // nothing of this poll was delivered
+	size := n
+	if s.opts.MaxPollRecords > 0 {
+		size = min(n, s.opts.MaxPollRecords)
 	}
-	if len(kept) > 0 {
+	b := sinkBatch{s: s, seeked: seeked, keep: s.keepOriginals.Load(), recs: make([]*connect.SinkRecord, 0, size)}
+	clear(s.positions)
+	var err error
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if err == nil && !b.stopped && len(p.Records) > 0 {
+			err = b.partition(ctx, p)
+		}
+	})
+	if err == nil && !b.stopped {
+		err = b.flush(ctx)
+	}
+	if len(b.rewind) > 0 {
+		s.client.SetOffsets(b.rewind)
+	}
+	return err
+}
+
+// sinkBatch delivers one poll's records, in Puts of at most
+// max.poll.records when that is set. The consumer still hands over whole
+// fetches: taking part of one would hold back the next fetch until the rest
+// is taken (about 10% of a FileStream sink's rate with 500-record polls).
+type sinkBatch struct {
+	s       *Sink
+	seeked  map[connect.TopicPartition]struct{} // fetched before a seek: skipped
+	keep    bool                                // keep the consumed records (errant record reporter)
+	recs    []*connect.SinkRecord
+	kept    []*kgo.Record
+	puts    int  // Puts made for this poll so far
+	stopped bool // the task was stopped between two Puts
+	// rewind repositions partitions the task paused during a Put of this
+	// poll at their first record not delivered, so that they come again
+	// after a resume.
+	rewind map[string]map[int32]kgo.EpochOffset
+}
+
+// partition converts and delivers one partition's records.
+func (b *sinkBatch) partition(ctx context.Context, p kgo.FetchTopicPartition) error {
+	tp := connect.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+	if _, ok := b.seeked[tp]; ok {
+		return nil // fetched before the seek took effect
+	}
+	for i, r := range p.Records {
+		afterPut := i == 0 && b.puts > 0
+		if len(b.recs) == cap(b.recs) {
+			b.s.positions[tp] = r.Offset
+			if err := b.flush(ctx); err != nil || b.stopped {
+				return err
+			}
+			afterPut = true
+		}
+		// Seeks and pauses the task asked for during a Put apply to the
+		// records after that Put.
+		if afterPut && b.interrupted(tp, r.Offset) {
+			return nil
+		}
+		sr, err := b.s.convert(ctx, r)
+		if err != nil {
+			return err // not delivered; the task fails
+		}
+		if sr != nil {
+			b.recs = append(b.recs, sr)
+			if b.keep {
+				b.kept = append(b.kept, r)
+			}
+		}
+	}
+	b.s.positions[tp] = p.Records[len(p.Records)-1].Offset + 1
+	return nil
+}
+
+// interrupted reports whether the task sought or paused tp during an
+// earlier Put of this poll; its records from offset on are then not
+// delivered now. A sought partition is repositioned by the next poll's
+// applySeeks, a paused one here.
+func (b *sinkBatch) interrupted(tp connect.TopicPartition, offset int64) bool {
+	b.s.mu.Lock()
+	_, seek := b.s.seeks[tp]
+	_, paused := b.s.taskPaused[tp]
+	b.s.mu.Unlock()
+	if seek {
+		return true
+	}
+	if !paused {
+		return false
+	}
+	if b.rewind == nil {
+		b.rewind = make(map[string]map[int32]kgo.EpochOffset)
+	}
+	if b.rewind[tp.Topic] == nil {
+		b.rewind[tp.Topic] = make(map[int32]kgo.EpochOffset)
+	}
+	b.rewind[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: offset}
+	return true
+}
+
+// flush hands the converted records to Put and advances the current
+// offsets past what Put accepted, including skipped records. It sets
+// stopped when the task was stopped before or during the Put.
+func (b *sinkBatch) flush(ctx context.Context) error {
+	s := b.s
+	if b.puts > 0 {
+		if _, stopping, _ := s.ctl.state(); stopping {
+			b.stopped = true
+			return nil
+		}
+	}
+	if len(b.kept) > 0 {
 		s.mu.Lock()
-		for _, r := range kept {
+		for _, r := range b.kept {
 			s.originals[origKey{r.Topic, r.Partition, r.Offset}] = r
 		}
 		s.mu.Unlock()
+		b.kept = b.kept[:0]
 	}
-	if len(batch) > 0 {
-		delivered, err := s.deliver(ctx, batch)
+	if len(b.recs) > 0 {
+		b.puts++
+		delivered, err := s.deliver(ctx, b.recs)
 		if err != nil || !delivered {
+			b.stopped = true
 			return err
 		}
+		clear(b.recs)
+		b.recs = b.recs[:0]
 	}
-	// The offsets after what Put accepted, including skipped records.
 	s.mu.Lock()
 	for tp, off := range s.positions {
 		if _, ok := s.assigned[tp]; ok {
