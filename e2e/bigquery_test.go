@@ -835,6 +835,13 @@ consumer.heartbeat.interval.ms=1000
 	}
 	t.Logf("ferry lag %s:\n%s", name, waitLagZero(t, restURL, name, topic))
 	second.terminate(t)
+	for i, p := range []*process{first, second} {
+		for line := range strings.Lines(p.log.String()) {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				t.Logf("sink worker run %d: %s", i+1, strings.TrimSpace(line))
+			}
+		}
+	}
 	if upsert {
 		// The restarted tasks dropped the killed run's intermediate tables;
 		// a clean stop drops their own.
