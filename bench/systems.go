@@ -63,12 +63,50 @@ func apacheSystem(java string, heap, clusterHeap []string, log4j, connectLib str
 		}}
 }
 
+// ferrySystem runs Ferry from a plain copy of bin placed next to the worker
+// file, the way an installed binary is met. The file the Go linker wrote is
+// cached differently: run in place, a freshly built ferry showed about 3 MiB
+// more resident file pages (same bytes, same workload) than a copy of it or
+// the binary read cold from disk.
 func ferrySystem(bin string) system {
 	return system{name: "ferry",
 		argv: func(workerFile string, conns []string) []string {
-			return append([]string{bin, "standalone", workerFile}, conns...)
+			return append([]string{installed(bin, workerFile), "standalone", workerFile}, conns...)
 		},
-		distArgv: func(workerFile string) []string { return []string{bin, "distributed", workerFile} }}
+		distArgv: func(workerFile string) []string {
+			return []string{installed(bin, workerFile), "distributed", workerFile}
+		}}
+}
+
+// installed copies bin into workerFile's directory once and returns the
+// copy's path, or bin itself if copying fails.
+func installed(bin, workerFile string) string {
+	dst := filepath.Join(filepath.Dir(workerFile), filepath.Base(bin))
+	if _, err := os.Stat(dst); err == nil {
+		return dst // another worker of this workload copied it already
+	}
+	if err := copyFile(bin, dst); err != nil {
+		_ = os.Remove(dst)
+		return bin
+	}
+	return dst
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // writeProps writes a Java properties file with sorted keys.
