@@ -63,8 +63,8 @@ func apacheSystem(java string, heap, clusterHeap []string, log4j, connectLib str
 		}}
 }
 
-// ferrySystem runs Ferry from a plain copy of bin placed next to the worker
-// file, the way an installed binary is met. The file the Go linker wrote is
+// ferrySystem runs Ferry from a plain copy of bin placed in the scratch
+// directory, the way an installed binary is met. The file the Go linker wrote is
 // cached differently: run in place, a freshly built ferry showed about 3 MiB
 // more resident file pages (same bytes, same workload) than a copy of it or
 // the binary read cold from disk.
@@ -78,12 +78,13 @@ func ferrySystem(bin string) system {
 		}}
 }
 
-// installed copies bin into workerFile's directory once and returns the
-// copy's path, or bin itself if copying fails.
+// installed copies bin once into the scratch directory (the parent of the
+// workload's directory holding workerFile) and returns the copy's path, or
+// bin itself if copying fails.
 func installed(bin, workerFile string) string {
-	dst := filepath.Join(filepath.Dir(workerFile), filepath.Base(bin))
+	dst := filepath.Join(filepath.Dir(filepath.Dir(workerFile)), filepath.Base(bin))
 	if _, err := os.Stat(dst); err == nil {
-		return dst // another worker of this workload copied it already
+		return dst // copied for an earlier worker of this run
 	}
 	if err := copyFile(bin, dst); err != nil {
 		_ = os.Remove(dst)
