@@ -17,7 +17,11 @@ import (
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The BigQuery connector's Storage Write client links opencensus, whose
+// package init starts a worker goroutine that lives as long as the process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+}
 
 func TestSignMatchesHMACSHA256(t *testing.T) {
 	// RFC 4231 test case 2.
