@@ -127,3 +127,47 @@ func TestSinkPauseBetweenPutsOfOnePoll(t *testing.T) {
 		t.Fatalf("%d records delivered while the partition was paused", n)
 	}
 }
+
+// commitWaitingSink blocks its second Put until the first Put's records
+// are committed, which only a commit between the Puts of one poll allows.
+type commitWaitingSink struct {
+	*collectingSink
+	t                       *testing.T
+	bootstrap, group, topic string
+	sawCommitBetweenPuts    atomic.Bool
+	calls                   atomic.Int64
+}
+
+func (s *commitWaitingSink) Put(ctx context.Context, recs []*connect.SinkRecord) error {
+	switch s.calls.Add(1) {
+	case 1:
+		// Outlast the 20 ms commit interval, so a commit is due after
+		// this Put.
+		time.Sleep(50 * time.Millisecond)
+	case 2:
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if committedOffset(s.t, s.bootstrap, s.group, s.topic) >= 5 {
+				s.sawCommitBetweenPuts.Store(true)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return s.collectingSink.Put(ctx, recs)
+}
+
+// A poll split into several Puts by max.poll.records commits between them
+// when the commit interval has passed.
+func TestSinkCommitsBetweenPutsOfOnePoll(t *testing.T) {
+	ss := newSinkSetup(t)
+	produceValues(t, ss.bootstrap, ss.topic, seq(0, 20, nil)...)
+	task := &commitWaitingSink{collectingSink: newCollectingSink(), t: t, bootstrap: ss.bootstrap, group: ss.group, topic: ss.topic}
+	sink := newMaxPollSink(t, ss, task, 5)
+	runTask(t, sink)
+	task.waitValues(t, 20)
+	waitCommitted(t, ss.bootstrap, ss.group, ss.topic, 20)
+	if !task.sawCommitBetweenPuts.Load() {
+		t.Fatal("the second Put of the poll never saw the first Put's records committed")
+	}
+}

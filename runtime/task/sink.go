@@ -59,10 +59,13 @@ type Sink struct {
 	spec Spec
 	task connect.SinkTask
 	opts SinkOptions
-	log  *slog.Logger
-	ctl  control
-	rep  statusReporter
-	errs errorHandler
+	// nextCommit is when offset.flush.interval.ms next asks for a commit;
+	// only the task goroutine reads or writes it.
+	nextCommit time.Time
+	log        *slog.Logger
+	ctl        control
+	rep        statusReporter
+	errs       errorHandler
 
 	runCtx context.Context
 	client *kgo.Client
@@ -250,26 +253,39 @@ func (s *Sink) clientOpts() []kgo.Opt {
 
 // loop polls and delivers until stop or failure; it returns the failure.
 func (s *Sink) loop(ctx context.Context) error {
-	nextCommit := time.Now().Add(s.opts.CommitInterval)
+	s.nextCommit = time.Now().Add(s.opts.CommitInterval)
 	for {
 		paused, stopping, gen := s.ctl.state()
 		if stopping {
 			return nil
 		}
-		pctx, done := s.ctl.blocking(ctx, gen, max(time.Until(nextCommit), time.Millisecond))
+		pctx, done := s.ctl.blocking(ctx, gen, max(time.Until(s.nextCommit), time.Millisecond))
 		fetches := s.client.PollFetches(pctx)
 		done()
 		// From here until AllowRebalance no rebalance callback runs.
 		err := s.iteration(ctx, fetches, paused)
-		if err == nil && (!time.Now().Before(nextCommit) || s.ctl.takeCommitRequest()) {
-			s.commit(ctx)
-			nextCommit = time.Now().Add(s.opts.CommitInterval)
+		if err == nil {
+			s.commitIfDue(ctx)
 		}
 		s.client.AllowRebalance()
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// commitIfDue commits the current offsets when offset.flush.interval.ms
+// has passed or the task asked for a commit. It runs between polls and,
+// when max.poll.records splits a poll into several Puts, between those
+// Puts too, as Apache's consumer commits between its bounded polls: a
+// large fetch must not delay commits (and grow the replay after a crash)
+// until all of it is written.
+func (s *Sink) commitIfDue(ctx context.Context) {
+	if time.Now().Before(s.nextCommit) && !s.ctl.takeCommitRequest() {
+		return
+	}
+	s.commit(ctx)
+	s.nextCommit = time.Now().Add(s.opts.CommitInterval)
 }
 
 func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) error {
@@ -442,6 +458,9 @@ func (b *sinkBatch) flush(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	if b.puts > 0 {
+		s.commitIfDue(ctx)
+	}
 	return nil
 }
 
