@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/ferryhq/ferry/connect"
-	"github.com/ferryhq/ferry/connectors/bigquery"
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
 	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
@@ -20,7 +19,8 @@ import (
 func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
-		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin(), bigquery.Plugin()},
+		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin()},
+		cloudPlugins(),
 		converters.Plugins(),
 		transforms.Plugins(),
 	)

@@ -27,6 +27,7 @@
 #   FERRY_BENCH_PG_PORT, FERRY_BENCH_MYSQL_PORT
 #                      ports of the started PostgreSQL and MariaDB (default: first free
 #                      port from 25432 and 23306)
+#   FERRY_BUILD_TAGS   build tags for the Ferry binary under test, e.g. ferry_nocloud
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS, JAVA: see scripts/testbed.sh help
 set -euo pipefail
 
@@ -137,7 +138,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log "building ferry and the harness"
-CGO_ENABLED=0 go build -o "$tmp/ferry" ./cmd/ferry
+CGO_ENABLED=0 go build -tags "${FERRY_BUILD_TAGS:-}" -o "$tmp/ferry" ./cmd/ferry
 go build -o "$tmp/ferrybench" ./bench
 
 mkdir -p "$out"

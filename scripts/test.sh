@@ -130,6 +130,11 @@ if ! go vet ./...; then
 	echo "test: go vet failed" >&2
 	checks_failed=1
 fi
+# The lean build (no cloud connectors) must keep compiling too.
+if ! go vet -tags ferry_nocloud ./plugins ./cmd/...; then
+	echo "test: go vet -tags ferry_nocloud failed" >&2
+	checks_failed=1
+fi
 
 # Tests run even when the checks failed, so one run reports everything.
 # go test runs as a background job so a SIGTERM to this script is handled at once
