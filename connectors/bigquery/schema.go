@@ -33,12 +33,15 @@ func sanitizeName(s string) string {
 	return out
 }
 
-// sanitizeTable replaces every character outside [a-zA-Z0-9_] with _.
+// sanitizeTable replaces every character (code point) outside
+// [a-zA-Z0-9_] with _.
 func sanitizeTable(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(isLetter(c) || c >= '0' && c <= '9' || c == '_') {
-			b[i] = '_'
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r < 0x80 && (isLetter(byte(r)) || r >= '0' && r <= '9' || r == '_') {
+			b = append(b, byte(r))
+		} else {
+			b = append(b, '_')
 		}
 	}
 	return string(b)
