@@ -455,3 +455,33 @@ func TestUpsertOffsetsFollowConsumedPartition(t *testing.T) {
 	}
 	waitCommittable(t, task, connect.TopicPartition{Topic: "mysql.orders", Partition: 3}, 102)
 }
+
+// TestCreatedTablePartitioning: timestampPartitionFieldName, the
+// partitioning type, expiration and clustering apply to created tables.
+func TestCreatedTablePartitioning(t *testing.T) {
+	e := testbed.BigQuery(t)
+	c := client(t, e)
+	cfg := baseConfig(e)
+	cfg[TimestampPartitionField] = "updated_at"
+	cfg[TimePartitioningType] = "month"
+	cfg[PartitionExpirationMs] = "86400000"
+	cfg[ClusteringFields] = "status,id"
+	task := startTask(t, cfg, &taskCtx{})
+	schema := connect.StructBuilder().Field("id", connect.Int64Schema).Field("status", connect.StringSchema).
+		Field("updated_at", connect.TimestampSchema().MustBuild()).MustBuild()
+	v := connect.NewStruct(schema).MustPut("id", int64(1)).MustPut("status", "NEW").MustPut("updated_at", time.UnixMilli(1705312200000))
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("parts", 0, nil, v, nil, schema)}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.Dataset(e.Dataset).Table("parts").Metadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := md.TimePartitioning
+	if tp == nil || tp.Field != "updated_at" || tp.Type != bq.MonthPartitioningType || tp.Expiration != 24*time.Hour {
+		t.Errorf("time partitioning = %+v", tp)
+	}
+	if md.Clustering == nil || strings.Join(md.Clustering.Fields, ",") != "status,id" {
+		t.Errorf("clustering = %+v", md.Clustering)
+	}
+}
