@@ -10,8 +10,9 @@ import (
 	"github.com/ferryhq/ferry/internal/testbed"
 )
 
-// BenchmarkPut writes 100,000 order records, in Puts of 500 as the sink
-// loop delivers them, into the emulator: insertAll and the Storage Write
+// BenchmarkPut writes 100,000 order records into the emulator, in Puts of
+// 500 (max.poll.records=500) and of 5,000 (a whole fetch, the default when
+// max.poll.records is unset), through insertAll and the Storage Write
 // API's _default stream. It measures the connector's batching and
 // encoding; the emulator (Python and DuckDB) is the slower side.
 func BenchmarkPut(b *testing.B) {
@@ -23,13 +24,17 @@ func BenchmarkPut(b *testing.B) {
 		Field("status", connect.StringSchema).
 		Field("updated_at", connect.TimestampSchema().MustBuild()).
 		MustBuild()
-	const n, perPut = 100_000, 500
+	const n = 100_000
 	ts := time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC)
-	for _, storage := range []bool{false, true} {
+	for _, c := range []struct {
+		storage bool
+		perPut  int
+	}{{false, 500}, {false, 5000}, {true, 500}, {true, 5000}} {
+		storage, perPut := c.storage, c.perPut
 		if storage && e.GRPC == "" {
 			continue
 		}
-		b.Run(fmt.Sprintf("storageWriteApi=%v", storage), func(b *testing.B) {
+		b.Run(fmt.Sprintf("storageWriteApi=%v/put=%d", storage, perPut), func(b *testing.B) {
 			for i := range b.N {
 				cfg := baseConfig(e)
 				cfg[DecimalHandlingMode] = "NUMERIC"
@@ -41,7 +46,7 @@ func BenchmarkPut(b *testing.B) {
 				if err := task.Start(context.Background(), &taskCtx{}, cfg); err != nil {
 					b.Fatal(err)
 				}
-				topic := fmt.Sprintf("bench.s%v.%d", storage, i)
+				topic := fmt.Sprintf("bench.s%v.p%d.%d", storage, perPut, i)
 				batch := make([]*connect.SinkRecord, 0, perPut)
 				start := time.Now()
 				for off := range int64(n) {
