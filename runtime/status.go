@@ -103,7 +103,8 @@ func (s *StatusStore) RemoveConnector(name string) {
 }
 
 // AddTopic records that a connector used a topic.
-func (s *StatusStore) AddTopic(connector, topic string) {
+func (s *StatusStore) AddTopic(id herder.TaskID, topic string) {
+	connector := id.Connector
 	s.mu.RLock()
 	known := s.topics[connector][topic]
 	s.mu.RUnlock()

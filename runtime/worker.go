@@ -26,8 +26,9 @@ import (
 type StatusSink interface {
 	PutConnector(name string, state herder.State, err error)
 	PutTask(id herder.TaskID, state herder.State, err error)
-	// AddTopic records that a connector used a topic.
-	AddTopic(connector, topic string)
+	// AddTopic records that a connector's task used a topic (the first
+	// task to report it is the one Apache's topic status names).
+	AddTopic(id herder.TaskID, topic string)
 }
 
 var _ StatusSink = (*StatusStore)(nil)
@@ -633,7 +634,7 @@ func (l taskListener) OnFailure(id herder.TaskID, err error) {
 }
 func (l taskListener) OnShutdown(id herder.TaskID) { l.status.PutTask(id, herder.StateUnassigned, nil) }
 func (l taskListener) OnTopic(id herder.TaskID, topic string) {
-	l.status.AddTopic(id.Connector, topic)
+	l.status.AddTopic(id, topic)
 }
 
 // safeCall runs plugin code, turning a panic into an error so one bad

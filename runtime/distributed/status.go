@@ -32,6 +32,7 @@ type statusWrite struct {
 	connector  string
 	task       *herder.TaskID
 	topic      string // a topic record
+	topicTask  int    // the task that used the topic
 	state      herder.State
 	trace      string
 	generation int
@@ -79,8 +80,10 @@ func (s *statusSink) PutTask(id herder.TaskID, state herder.State, err error) {
 	s.enqueue(statusWrite{connector: id.Connector, task: &id, state: state, trace: runtime.Trace(err), generation: s.gen()})
 }
 
-// AddTopic records, once, that a connector used a topic.
-func (s *statusSink) AddTopic(connector, topic string) {
+// AddTopic records, once, that a connector used a topic, naming the task
+// that reported it first.
+func (s *statusSink) AddTopic(id herder.TaskID, topic string) {
+	connector := id.Connector
 	k := connector + "\x00" + topic
 	s.mu.Lock()
 	seen := s.topics[k] || s.destroyed[connector]
@@ -94,7 +97,7 @@ func (s *statusSink) AddTopic(connector, topic string) {
 			return
 		}
 	}
-	s.enqueue(statusWrite{connector: connector, topic: topic})
+	s.enqueue(statusWrite{connector: connector, topic: topic, topicTask: id.Task})
 }
 
 // destroy drops later updates of a deleted connector and tombstones its
@@ -196,7 +199,7 @@ func (s *statusSink) write(ctx context.Context, w statusWrite) {
 	case w.topic != "" && w.tombstone:
 		err = st.DeleteTopic(ctx, w.connector, w.topic)
 	case w.topic != "":
-		err = st.PutTopic(ctx, kafkastore.TopicStatus{Topic: w.topic, Connector: w.connector, DiscoverTimestamp: time.Now().UnixMilli()})
+		err = st.PutTopic(ctx, kafkastore.TopicStatus{Topic: w.topic, Connector: w.connector, Task: w.topicTask, DiscoverTimestamp: time.Now().UnixMilli()})
 	case w.task != nil && w.tombstone:
 		if _, ok := st.TaskStatus(*w.task); ok {
 			err = st.DeleteTask(ctx, *w.task)
