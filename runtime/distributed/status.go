@@ -182,9 +182,31 @@ func (s *statusSink) flush(timeout time.Duration) {
 	}
 }
 
+// write stores one update, retrying a failed write (a broker restart, a
+// leader change) with backoff for up to 30 s: later updates wait behind it,
+// so the status topic keeps their order.
 func (s *statusSink) write(ctx context.Context, w statusWrite) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.writeOnce(ctx, w)
+		if err == nil || ctx.Err() != nil {
+			if err != nil && ctx.Err() != context.Canceled {
+				s.h.logger.Warn("cannot write status; giving up", "connector", w.connector, "error", err)
+			}
+			return
+		}
+		s.h.logger.Warn("cannot write status; retrying", "connector", w.connector, "backoff", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (s *statusSink) writeOnce(ctx context.Context, w statusWrite) error {
 	st := s.h.statuses
 	s.mu.Lock()
 	version := s.versions[w.connector]
@@ -223,7 +245,5 @@ func (s *statusSink) write(ctx context.Context, w statusWrite) {
 			err = st.PutConnector(ctx, cs)
 		}
 	}
-	if err != nil && ctx.Err() == nil {
-		s.h.logger.Warn("cannot write status", "connector", w.connector, "error", err)
-	}
+	return err
 }
