@@ -96,3 +96,31 @@ func TestStorageWriteAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestStorageWriteSchemaChange: after a new column is added the stream is
+// reopened with the new schema, so rows with the new field keep flowing
+// (the Aiven connector's writes kept failing until a restart, its #173).
+func TestStorageWriteSchemaChange(t *testing.T) {
+	e := testbed.BigQuery(t)
+	if e.GRPC == "" {
+		t.Skip(testbed.EnvBigQueryGRPC + " not set")
+	}
+	c := client(t, e)
+	cfg := baseConfig(e)
+	cfg[UseStorageWriteAPI] = "true"
+	cfg[StorageEndpoint] = "http://" + e.GRPC
+	cfg[AllowNewFields] = "true"
+	task := startTask(t, cfg, &taskCtx{})
+	v1 := connect.StructBuilder().Field("id", connect.Int64Schema).MustBuild()
+	v2 := connect.StructBuilder().Field("id", connect.Int64Schema).Field("coupon", connect.OptionalStringSchema).MustBuild()
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("evolve", 0, nil, connect.NewStruct(v1).MustPut("id", int64(1)), nil, v1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("evolve", 1, nil, connect.NewStruct(v2).MustPut("id", int64(2)).MustPut("coupon", "XMAS"), nil, v2)}); err != nil {
+		t.Fatalf("put with a new field: %v", err)
+	}
+	rows := query(t, c, fmt.Sprintf("SELECT id, coupon FROM `%s.%s.evolve` ORDER BY id", e.Project, e.Dataset))
+	if len(rows) != 2 || rows[0]["coupon"] != nil || rows[1]["coupon"] != "XMAS" {
+		t.Errorf("rows = %v", rows)
+	}
+}
