@@ -485,3 +485,27 @@ func TestCreatedTablePartitioning(t *testing.T) {
 		t.Errorf("clustering = %+v", md.Clustering)
 	}
 }
+
+// TestTombstonesWithoutDeletes: without deleteEnabled a tombstone is
+// skipped, also when it is all a batch holds for a table not created yet.
+func TestTombstonesWithoutDeletes(t *testing.T) {
+	e := testbed.BigQuery(t)
+	cfg := baseConfig(e)
+	cfg[AllowRequiredRelaxation] = "true"
+	task := startTask(t, cfg, &taskCtx{})
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("graves", 0, "k", nil, nil, nil)}); err != nil {
+		t.Fatalf("a tombstone for a new table: %v", err)
+	}
+	schema := connect.StructBuilder().Field("id", connect.Int64Schema).MustBuild()
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("graves", 1, "k", connect.NewStruct(schema).MustPut("id", int64(1)), nil, schema)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("graves", 2, "k", nil, nil, nil)}); err != nil {
+		t.Fatalf("a tombstone for an existing table: %v", err)
+	}
+	// The tombstone must not relax the table's REQUIRED column.
+	c := client(t, e)
+	if got := describeSchema(tableSchema(t, c, e, "graves")); got != "id INTEGER REQUIRED" {
+		t.Errorf("schema after a tombstone = %s", got)
+	}
+}

@@ -163,6 +163,9 @@ func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) error {
 	var bad []badRow
 	for _, id := range order {
 		b := batches[id]
+		if len(b.rows) == 0 {
+			continue // only tombstones: nothing to write, nothing to create
+		}
 		info, err := t.tables.ensure(ctx, id, b.schema, b.desc)
 		if err != nil {
 			if isRetriable(err) {
