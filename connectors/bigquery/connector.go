@@ -29,7 +29,10 @@ func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, confi
 	if err != nil {
 		return err
 	}
-	if errs := checkAccess(ctx, s); len(errs) > 0 {
+	// The client retries unreachable endpoints until its context ends.
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if errs := checkAccess(cctx, s); len(errs) > 0 {
 		for k, msgs := range errs {
 			return fmt.Errorf("%s: %s", k, msgs[0])
 		}
