@@ -62,7 +62,8 @@ func (c *Connector) ValidateConfig(config map[string]string) map[string][]string
 	if err != nil {
 		return nil // reported per key by the ConfigDef
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// An unreachable endpoint is retried by the client until this ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return checkAccess(ctx, s)
 }
@@ -92,6 +93,8 @@ func checkAccess(ctx context.Context, s *settings) map[string][]string {
 		return map[string][]string{DefaultDataset: {fmt.Sprintf("dataset %s:%s was not found (check %s and %s)", s.project, s.dataset, Project, DefaultDataset)}}
 	case apiCode(err) == 401 || apiCode(err) == 403:
 		return map[string][]string{Keyfile: {fmt.Sprintf("the credentials cannot read dataset %s:%s: %v", s.project, s.dataset, err)}}
+	case apiCode(err) == 0 && s.endpoint != "":
+		return map[string][]string{Endpoint: {fmt.Sprintf("cannot reach BigQuery at %s: %v", s.endpoint, err)}}
 	default:
 		return map[string][]string{Project: {fmt.Sprintf("cannot reach BigQuery for project %s: %v", s.project, err)}}
 	}

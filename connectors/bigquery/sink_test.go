@@ -415,6 +415,7 @@ func TestValidation(t *testing.T) {
 		c[KeySource] = "FILE"
 		c[Keyfile] = "/nonexistent/key.json"
 	}, Keyfile, "cannot read the key file")
+	check("unreachable endpoint", func(c map[string]string) { c[Endpoint] = "http://127.0.0.1:1" }, Endpoint, "cannot reach BigQuery at http://127.0.0.1:1")
 	check("upsert without key field", func(c map[string]string) { c[UpsertEnabled] = "true" }, KafkaKeyFieldName, "must be set")
 	check("storage api with upsert", func(c map[string]string) {
 		c[UpsertEnabled], c[KafkaKeyFieldName], c[UseStorageWriteAPI] = "true", "k", "true"
