@@ -245,6 +245,31 @@ launch() {
 	echo $! >"$pidfile"
 }
 
+# await_ready NAME PIDFILE LOG SECONDS INTERVAL CHECK...: poll CHECK until it succeeds.
+# When the process of PIDFILE dies, or SECONDS pass, print the tail of LOG, stop what
+# is left and exit 1.
+await_ready() {
+	local name=$1 pidfile=$2 out=$3 limit=$4 interval=$5
+	shift 5
+	local pid deadline=$((SECONDS + limit))
+	pid=$(cat "$pidfile")
+	until "$@"; do
+		if ! pid_alive "$pid"; then
+			log "$name: process exited during start; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			rm -f "$pidfile"
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "$name: not ready after $limit s; last lines of $out:"
+			tail -n 40 "$out" >&2 || true
+			stop_pidfile "$name" "$pidfile"
+			exit 1
+		fi
+		sleep "$interval"
+	done
+}
+
 # ---------------------------------------------------------------- kafka
 
 # cluster_id: what "StorageTool random-uuid" prints (16 random bytes, base64url without
@@ -257,6 +282,11 @@ cluster_id() {
 		[[ $id == -* ]] || break
 	done
 	echo "$id"
+}
+
+# kafka_ready LOG ADDR: our own broker logged its start and metadata answers.
+kafka_ready() {
+	grep -q 'Kafka Server started' "$1" && kcat -L -b "$2" -m 2 2>/dev/null | grep -q '^ *1 brokers:'
 }
 
 cmd_start_kafka() {
@@ -329,23 +359,7 @@ EOF
 
 	# Ready when metadata answers AND our own broker logged its start: a broker of
 	# another run that grabbed the port first must not pass for this one.
-	local deadline=$((SECONDS + 90))
-	until grep -q 'Kafka Server started' "$out" &&
-		kcat -L -b "$addr" -m 2 2>/dev/null | grep -q '^ *1 brokers:'; do
-		if ! pid_alive "$pid"; then
-			log "kafka: broker exited during start; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "kafka: not ready after 90 s; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			stop_pidfile kafka "$pidfile"
-			exit 1
-		fi
-		sleep 0.5
-	done
+	await_ready kafka "$pidfile" "$out" 90 0.5 kafka_ready "$out" "$addr"
 	log "kafka: ready on $addr after $((SECONDS - start)) s"
 	echo "FERRY_TEST_KAFKA=$addr"
 }
@@ -439,22 +453,7 @@ cmd_start_connect() {
 	pid=$(cat "$pidfile")
 	log "connect: $mode worker pid $pid, log $out"
 
-	local deadline=$((SECONDS + 120))
-	until http_ok "$url/"; do
-		if ! pid_alive "$pid"; then
-			log "connect: worker exited during start; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "connect: REST not ready after 120 s; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			stop_pidfile connect "$pidfile"
-			exit 1
-		fi
-		sleep 0.5
-	done
+	await_ready connect "$pidfile" "$out" 120 0.5 http_ok "$url/"
 	log "connect: ready on $url after $((SECONDS - start)) s"
 	echo "FERRY_CONNECT_URL=$url"
 }
@@ -549,6 +548,9 @@ check_reachable() {
 }
 
 # start-mariadb: a private server with its own data dir, socket and pid file in D.
+# mariadb_ready CLIENT SOCKET: the server answers on our own socket.
+mariadb_ready() { "$1" --no-defaults --socket="$2" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
+
 cmd_start_mariadb() {
 	local port dir
 	db_args mariadb 13306 "$@"
@@ -585,22 +587,7 @@ cmd_start_mariadb() {
 	log "mariadb: pid $pid, log $out"
 
 	# Our own socket answering proves it is our server, not another run's on the port.
-	local deadline=$((SECONDS + 60))
-	until "$client" --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
-		if ! pid_alive "$pid"; then
-			log "mariadb: server exited during start; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "mariadb: not ready after 60 s; last lines of $out:"
-			tail -n 40 "$out" >&2 || true
-			stop_pidfile mariadb "$pidfile"
-			exit 1
-		fi
-		sleep 0.2
-	done
+	await_ready mariadb "$pidfile" "$out" 60 0.2 mariadb_ready "$client" "$sock"
 	# ALL on *.* so tests can create and drop their own databases.
 	if ! "$client" --no-defaults --socket="$sock" -uroot >>"$out" 2>&1 <<'SQL'; then
 CREATE DATABASE IF NOT EXISTS ferry;
@@ -777,23 +764,7 @@ cmd_start_bigquery() {
 	(cd "$dir" && launch "$out" "$pidfile" env HOME="$BQEMU_VENV/home" "$BQEMU_VENV/bin/python" -m bqemulator start --ephemeral \
 		--rest-host 127.0.0.1 --rest-port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \
 		--project test-project --log-level warning)
-	local pid deadline=$((SECONDS + 90))
-	pid=$(cat "$pidfile")
-	until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-		if ! pid_alive "$pid"; then
-			log "bigquery: emulator exited during start; last lines of $out:"
-			tail -n 30 "$out" >&2 || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "bigquery: not ready after 90 s; last lines of $out:"
-			tail -n 30 "$out" >&2 || true
-			stop_pidfile bigquery "$pidfile"
-			exit 1
-		fi
-		sleep 0.3
-	done
+	await_ready bigquery "$pidfile" "$out" 90 0.3 curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"
 	log "bigquery: emulator ready on 127.0.0.1:$port (gRPC $grpc) after $((SECONDS - start)) s"
 	echo "FERRY_TEST_BIGQUERY=http://127.0.0.1:$port"
 	echo "FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:$grpc"
