@@ -750,11 +750,8 @@ offset.storage.file.filename=%s
 offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:%d
 # Puts of 100 records, so the stream takes many insertAll requests and the
-# kill lands between two of them. Small fetches too: offsets are committed
-# between fetches (every offset.flush.interval.ms at most), not between the
-# puts of one fetch, and the kill should find some committed.
+# kill lands between two of them; offsets are committed between them.
 consumer.max.poll.records=100
-consumer.max.partition.fetch.bytes=32768
 # The killed worker's members stay in the group until their sessions
 # time out; keep that short so the restarted tasks get the partitions soon.
 consumer.session.timeout.ms=6000
@@ -967,16 +964,7 @@ func TestBigQueryBadRecord(t *testing.T) {
 		cfg := b.sinkConfig(topic)
 		cfg["errors.tolerance"] = "none"
 		createConnector(t, w, name, cfg)
-		var trace string
-		testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
-			r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
-			tasks, _ := r.object(t)["tasks"].([]any)
-			if len(tasks) != 1 || tasks[0].(map[string]any)["state"] != "FAILED" {
-				return false, string(r.body)
-			}
-			trace, _ = tasks[0].(map[string]any)["trace"].(string)
-			return true, ""
-		})
+		trace := w.waitTaskFailed(t, name)
 		t.Logf("trace of the failed task:\n%s", trace)
 		if !strings.Contains(trace, "Cannot convert value to integer") || !strings.Contains(trace, "offset 1") {
 			t.Errorf("the trace does not give BigQuery's reason for offset 1:\n%s", trace)

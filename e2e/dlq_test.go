@@ -127,16 +127,7 @@ func TestDeadLetterQueue(t *testing.T) {
 		dlq := testbed.UniqueName(t, "dlq")
 		out := filepath.Join(w.dir, "none.txt")
 		expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/config", conf(out, dlq, "none")), 201)
-		var trace string
-		testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
-			r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
-			tasks, _ := r.object(t)["tasks"].([]any)
-			if len(tasks) != 1 || tasks[0].(map[string]any)["state"] != "FAILED" {
-				return false, string(r.body)
-			}
-			trace, _ = tasks[0].(map[string]any)["trace"].(string)
-			return true, ""
-		})
+		trace := w.waitTaskFailed(t, name)
 		if !strings.Contains(trace, "Tolerance exceeded") || !strings.Contains(trace, "offset 1") {
 			t.Fatalf("trace:\n%s", trace)
 		}

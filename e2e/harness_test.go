@@ -194,6 +194,23 @@ func (w *worker) waitState(t *testing.T, name, state string, tasks int) map[stri
 	return last
 }
 
+// waitTaskFailed waits until the connector's only task is FAILED and
+// returns the trace its status shows.
+func (w *worker) waitTaskFailed(t *testing.T, name string) string {
+	t.Helper()
+	var trace string
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
+		tasks, _ := r.object(t)["tasks"].([]any)
+		if len(tasks) != 1 || tasks[0].(map[string]any)["state"] != "FAILED" {
+			return false, string(r.body)
+		}
+		trace, _ = tasks[0].(map[string]any)["trace"].(string)
+		return true, ""
+	})
+	return trace
+}
+
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)

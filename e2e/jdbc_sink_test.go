@@ -156,16 +156,7 @@ func TestJdbcSinkBadRecord(t *testing.T) {
 		"insert.mode": "upsert", "pk.mode": "record_key", "table.name.format": "strict",
 		"errors.tolerance": "none", "consumer.override.max.poll.records": "1",
 	}), 201)
-	var trace string
-	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
-		r := w.call(t, "GET", "/connectors/"+name+"/status", nil)
-		tasks, _ := r.object(t)["tasks"].([]any)
-		if len(tasks) != 1 || tasks[0].(map[string]any)["state"] != "FAILED" {
-			return false, string(r.body)
-		}
-		trace, _ = tasks[0].(map[string]any)["trace"].(string)
-		return true, ""
-	})
+	trace := w.waitTaskFailed(t, name)
 	if !strings.Contains(strings.ToLower(trace), "null") || !strings.Contains(trace, "strict") {
 		t.Errorf("trace does not explain the failure:\n%s", trace)
 	}
