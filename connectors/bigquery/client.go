@@ -23,7 +23,6 @@ type clients struct {
 	bq      *bq.Client
 	api     *bqapi.Service
 	project string // where tables live
-	opts    []option.ClientOption
 }
 
 // restEndpoint normalises a bigQueryEndpoint value: the Go client uses an
@@ -116,7 +115,7 @@ func newClients(ctx context.Context, s *settings) (*clients, error) {
 		c.Close()
 		return nil, fmt.Errorf("bigquery client: %w", err)
 	}
-	return &clients{bq: c, api: api, project: s.project, opts: opts}, nil
+	return &clients{bq: c, api: api, project: s.project}, nil
 }
 
 func (c *clients) close() { c.bq.Close() }

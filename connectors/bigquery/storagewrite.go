@@ -390,7 +390,7 @@ func fillMessage(msg *dynamicpb.Message, schema bq.Schema, row map[string]any) e
 			}
 			list := msg.Mutable(fd).List()
 			for _, it := range items {
-				pv, err := protoValue(msg, fd, f, it, list.NewElement)
+				pv, err := protoValue(fd, f, it, list.NewElement)
 				if err != nil {
 					return fmt.Errorf("%s: %w", f.Name, err)
 				}
@@ -398,7 +398,7 @@ func fillMessage(msg *dynamicpb.Message, schema bq.Schema, row map[string]any) e
 			}
 			continue
 		}
-		pv, err := protoValue(msg, fd, f, v, func() protoreflect.Value { return msg.NewField(fd) })
+		pv, err := protoValue(fd, f, v, func() protoreflect.Value { return msg.NewField(fd) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -407,7 +407,7 @@ func fillMessage(msg *dynamicpb.Message, schema bq.Schema, row map[string]any) e
 	return nil
 }
 
-func protoValue(_ *dynamicpb.Message, fd protoreflect.FieldDescriptor, f *bq.FieldSchema, v any, newMsg func() protoreflect.Value) (protoreflect.Value, error) {
+func protoValue(fd protoreflect.FieldDescriptor, f *bq.FieldSchema, v any, newMsg func() protoreflect.Value) (protoreflect.Value, error) {
 	switch f.Type {
 	case bq.RecordFieldType:
 		m, ok := v.(map[string]any)

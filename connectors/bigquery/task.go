@@ -158,7 +158,7 @@ func (t *Task) write(ctx context.Context, records []*connect.SinkRecord) error {
 		return err
 	}
 	if t.merger != nil {
-		return t.merger.put(ctx, batches, order, records)
+		return t.merger.put(ctx, batches, order)
 	}
 	var bad []badRow
 	for _, id := range order {

@@ -165,7 +165,7 @@ func (m *merger) forget(parts []connect.TopicPartition) {
 }
 
 // put writes the batches into the intermediate tables.
-func (m *merger) put(ctx context.Context, batches map[tableID]*tableBatch, order []tableID, _ []*connect.SinkRecord) error {
+func (m *merger) put(ctx context.Context, batches map[tableID]*tableBatch, order []tableID) error {
 	s := m.t.s
 	var bad []badRow
 	now := time.Now()
