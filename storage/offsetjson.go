@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/connect"
-	jsonconv "github.com/ferryhq/ferry/converters/json"
+	jsonconv "github.com/ferryhq/ferry/internal/javajson"
 )
 
 // OffsetKey serialises ["<connector>",{partition}] byte for byte as Apache's

@@ -56,7 +56,7 @@ type Herder struct {
 	workerID string
 
 	configs  *kafkastore.ConfigStore
-	statuses *kafkastore.StatusStore
+	statuses statusView
 	offsets  *kafkastore.OffsetStore
 	sink     *statusSink
 	worker   *runtime.Worker
@@ -110,7 +110,7 @@ func New(o Options) (*Herder, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.statuses, err = kafkastore.NewStatusStore(base, topicOptions(c, runtime.WStatusTopic, runtime.WStatusPartitions, runtime.WStatusReplication, "status.storage."))
+	h.statuses.StatusStore, err = kafkastore.NewStatusStore(base, topicOptions(c, runtime.WStatusTopic, runtime.WStatusPartitions, runtime.WStatusReplication, "status.storage."))
 	if err != nil {
 		return nil, err
 	}

@@ -247,3 +247,25 @@ func (s *statusSink) writeOnce(ctx context.Context, w statusWrite) error {
 	}
 	return err
 }
+
+// statusView reads the status topic's records in the REST API's shape.
+type statusView struct{ *kafkastore.StatusStore }
+
+func (v statusView) Connector(name string) (herder.ConnectorState, bool) {
+	st, ok := v.ConnectorStatus(name)
+	return herder.ConnectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
+}
+
+func (v statusView) Task(id herder.TaskID) (herder.TaskState, bool) {
+	st, ok := v.TaskStatus(id)
+	return herder.TaskState{ID: id.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
+}
+
+// Tasks returns a connector's task statuses, by id.
+func (v statusView) Tasks(connector string) []herder.TaskState {
+	out := []herder.TaskState{}
+	for _, st := range v.TaskStatuses(connector) {
+		out = append(out, herder.TaskState{ID: st.ID.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace})
+	}
+	return out
+}

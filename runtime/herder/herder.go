@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/lifecycle"
 )
 
 // Herder manages the connectors of a worker or cluster. Every method is
@@ -66,36 +67,34 @@ type Herder interface {
 	Health(ctx context.Context) error
 }
 
-// TargetState is the state a user asked a connector to be in.
-type TargetState string
+// The lifecycle vocabulary is defined in internal/lifecycle so the stores can
+// use it without importing the runtime; these aliases keep it part of the
+// herder contract.
+type (
+	// TargetState is the state a user asked a connector to be in.
+	TargetState = lifecycle.TargetState
+	// State is the runtime state reported in status.
+	State = lifecycle.State
+	// TaskID names one task of a connector. Its string form is "<c>-<n>".
+	TaskID = lifecycle.TaskID
+)
 
 // Target states, as stored in the config topic.
 const (
-	TargetStarted TargetState = "STARTED"
-	TargetPaused  TargetState = "PAUSED"
-	TargetStopped TargetState = "STOPPED"
+	TargetStarted = lifecycle.TargetStarted
+	TargetPaused  = lifecycle.TargetPaused
+	TargetStopped = lifecycle.TargetStopped
 )
-
-// State is the runtime state reported in status.
-type State string
 
 // Runtime states.
 const (
-	StateUnassigned State = "UNASSIGNED"
-	StateRunning    State = "RUNNING"
-	StatePaused     State = "PAUSED"
-	StateStopped    State = "STOPPED"
-	StateFailed     State = "FAILED"
-	StateRestarting State = "RESTARTING"
+	StateUnassigned = lifecycle.StateUnassigned
+	StateRunning    = lifecycle.StateRunning
+	StatePaused     = lifecycle.StatePaused
+	StateStopped    = lifecycle.StateStopped
+	StateFailed     = lifecycle.StateFailed
+	StateRestarting = lifecycle.StateRestarting
 )
-
-// TaskID names one task of a connector. Its string form is "<c>-<n>".
-type TaskID struct {
-	Connector string `json:"connector"`
-	Task      int    `json:"task"`
-}
-
-func (t TaskID) String() string { return fmt.Sprintf("%s-%d", t.Connector, t.Task) }
 
 // ConnectorType is "source", "sink" or "unknown".
 type ConnectorType string

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferryhq/ferry/connect"
-	"github.com/ferryhq/ferry/converters/json"
+	json "github.com/ferryhq/ferry/internal/javajson"
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/lifecycle"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage"
 	"github.com/ferryhq/ferry/storage/kafkalog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -125,7 +125,7 @@ func TestReadApacheWorkerTopics(t *testing.T) {
 			t.Errorf("config %s = %q, want %q", k, c.Config[k], v)
 		}
 	}
-	if c.TargetState != herder.TargetPaused || c.TaskCount != 1 || c.Inconsistent ||
+	if c.TargetState != lifecycle.TargetPaused || c.TaskCount != 1 || c.Inconsistent ||
 		c.TaskConfigs[0]["task.class"] != "org.apache.kafka.connect.file.FileStreamSourceTask" {
 		t.Errorf("connector state %+v", c)
 	}

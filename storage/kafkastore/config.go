@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/internal/lifecycle"
 	"github.com/ferryhq/ferry/storage/kafkalog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -24,7 +24,7 @@ type Listener interface {
 	OnConnectorRemoved(connector string)
 	// OnTaskConfigsUpdate follows every commit record; ids are the tasks
 	// whose configs it applied (empty for an inconsistent commit).
-	OnTaskConfigsUpdate(ids []herder.TaskID)
+	OnTaskConfigsUpdate(ids []lifecycle.TaskID)
 	// OnTargetStateChange is called for connectors that have a config.
 	OnTargetStateChange(connector string)
 	OnSessionKeyUpdate(key SessionKey)
@@ -52,7 +52,7 @@ type ConnectorConfig struct {
 	Name   string
 	Config map[string]string
 	// TargetState is STARTED unless a target-state record says otherwise.
-	TargetState herder.TargetState
+	TargetState lifecycle.TargetState
 	// TaskCount is N of the latest commit record (0 before any).
 	TaskCount int
 	// TaskConfigs holds the committed config of each task id below
@@ -73,20 +73,20 @@ func (s *Snapshot) ConnectorNames() []string { return slices.Sorted(maps.Keys(s.
 
 // Tasks returns the visible task ids of a connector: 0..TaskCount-1, or
 // none while the connector is inconsistent or unknown.
-func (s *Snapshot) Tasks(connector string) []herder.TaskID {
+func (s *Snapshot) Tasks(connector string) []lifecycle.TaskID {
 	c := s.Connectors[connector]
 	if c == nil || c.Inconsistent {
 		return nil
 	}
-	ids := make([]herder.TaskID, c.TaskCount)
+	ids := make([]lifecycle.TaskID, c.TaskCount)
 	for i := range ids {
-		ids[i] = herder.TaskID{Connector: connector, Task: i}
+		ids[i] = lifecycle.TaskID{Connector: connector, Task: i}
 	}
 	return ids
 }
 
 // TaskConfig returns the committed config of a task.
-func (s *Snapshot) TaskConfig(id herder.TaskID) (map[string]string, bool) {
+func (s *Snapshot) TaskConfig(id lifecycle.TaskID) (map[string]string, bool) {
 	c := s.Connectors[id.Connector]
 	if c == nil || id.Task < 0 || id.Task >= len(c.TaskConfigs) || c.TaskConfigs[id.Task] == nil {
 		return nil, false
@@ -98,8 +98,8 @@ func (s *Snapshot) TaskConfig(id herder.TaskID) (map[string]string, bool) {
 type configState struct {
 	offset       int64
 	configs      map[string]map[string]string
-	targets      map[string]herder.TargetState
-	taskConfigs  map[herder.TaskID]map[string]string
+	targets      map[string]lifecycle.TargetState
+	taskConfigs  map[lifecycle.TaskID]map[string]string
 	taskCounts   map[string]int
 	deferred     map[string]map[int]map[string]string
 	inconsistent map[string]bool
@@ -112,8 +112,8 @@ func newConfigState() *configState {
 	return &configState{
 		offset:       -1,
 		configs:      map[string]map[string]string{},
-		targets:      map[string]herder.TargetState{},
-		taskConfigs:  map[herder.TaskID]map[string]string{},
+		targets:      map[string]lifecycle.TargetState{},
+		taskConfigs:  map[lifecycle.TaskID]map[string]string{},
 		taskCounts:   map[string]int{},
 		deferred:     map[string]map[int]map[string]string{},
 		inconsistent: map[string]bool{},
@@ -127,7 +127,7 @@ type event struct {
 	kind      recordKind
 	connector string
 	removed   bool
-	ids       []herder.TaskID
+	ids       []lifecycle.TaskID
 	key       SessionKey
 	restart   RestartRequest
 	level     string
@@ -185,7 +185,7 @@ func (st *configState) apply(key string, value []byte, offset int64, live bool, 
 		}
 		st.configs[c] = props
 		if _, ok := st.targets[c]; !ok {
-			st.targets[c] = herder.TargetStarted
+			st.targets[c] = lifecycle.TargetStarted
 		}
 		if live {
 			evs = append(evs, event{kind: kindConnector, connector: c})
@@ -229,14 +229,14 @@ func (st *configState) apply(key string, value []byte, offset int64, live bool, 
 				break
 			}
 		}
-		var ids []herder.TaskID
+		var ids []lifecycle.TaskID
 		if complete {
 			for i, props := range deferred {
-				id := herder.TaskID{Connector: c, Task: i}
+				id := lifecycle.TaskID{Connector: c, Task: i}
 				st.taskConfigs[id] = props
 				ids = append(ids, id)
 			}
-			slices.SortFunc(ids, func(a, b herder.TaskID) int { return a.Task - b.Task })
+			slices.SortFunc(ids, func(a, b lifecycle.TaskID) int { return a.Task - b.Task })
 			st.generations[c]++
 			delete(st.inconsistent, c)
 		} else {
@@ -301,7 +301,7 @@ func (st *configState) snapshot() *Snapshot {
 	}
 	for name, cfg := range st.configs {
 		cc := &ConnectorConfig{
-			Name: name, Config: maps.Clone(cfg), TargetState: herder.TargetStarted,
+			Name: name, Config: maps.Clone(cfg), TargetState: lifecycle.TargetStarted,
 			TaskCount: st.taskCounts[name], Inconsistent: st.inconsistent[name],
 			Generation: st.generations[name], FencedTaskCount: -1,
 		}
@@ -313,7 +313,7 @@ func (st *configState) snapshot() *Snapshot {
 		}
 		cc.TaskConfigs = make([]map[string]string, cc.TaskCount)
 		for i := range cc.TaskConfigs {
-			if tc, ok := st.taskConfigs[herder.TaskID{Connector: name, Task: i}]; ok {
+			if tc, ok := st.taskConfigs[lifecycle.TaskID{Connector: name, Task: i}]; ok {
 				cc.TaskConfigs[i] = maps.Clone(tc)
 			}
 		}
@@ -420,7 +420,7 @@ func (s *ConfigStore) send(ctx context.Context, msgs ...kafkalog.Message) error 
 
 // PutConnectorConfig writes a connector's config in one batch with, when
 // initial is not empty, its target state first; then reads to the end.
-func (s *ConfigStore) PutConnectorConfig(ctx context.Context, name string, config map[string]string, initial herder.TargetState) error {
+func (s *ConfigStore) PutConnectorConfig(ctx context.Context, name string, config map[string]string, initial lifecycle.TargetState) error {
 	v, err := EncodeProperties(config)
 	if err != nil {
 		return fmt.Errorf("encode config of connector %s: %w", name, err)
@@ -463,7 +463,7 @@ func (s *ConfigStore) PutTaskConfigs(ctx context.Context, name string, configs [
 			if err != nil {
 				return fmt.Errorf("encode config of task %s-%d: %w", name, i, err)
 			}
-			msgs[i] = kafkalog.Message{Key: []byte(TaskKey(herder.TaskID{Connector: name, Task: i})), Value: v}
+			msgs[i] = kafkalog.Message{Key: []byte(TaskKey(lifecycle.TaskID{Connector: name, Task: i})), Value: v}
 		}
 		if err := s.send(ctx, msgs...); err != nil {
 			return err
@@ -480,7 +480,7 @@ func (s *ConfigStore) PutTaskConfigs(ctx context.Context, name string, configs [
 
 // PutTargetState writes a connector's target state and waits for the
 // acknowledgement (not for it to be read back, as Apache).
-func (s *ConfigStore) PutTargetState(ctx context.Context, name string, state herder.TargetState) error {
+func (s *ConfigStore) PutTargetState(ctx context.Context, name string, state lifecycle.TargetState) error {
 	return s.send(ctx, kafkalog.Message{Key: []byte(TargetStateKey(name)), Value: EncodeTargetState(state)})
 }
 

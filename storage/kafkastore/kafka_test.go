@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/lifecycle"
 	"github.com/ferryhq/ferry/internal/testbed"
-	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage"
 	"go.uber.org/goleak"
 )
@@ -120,7 +120,7 @@ func (e *events) has(s string) bool {
 
 func (e *events) OnConnectorConfigUpdate(c string) { e.add("config:" + c) }
 func (e *events) OnConnectorRemoved(c string)      { e.add("removed:" + c) }
-func (e *events) OnTaskConfigsUpdate(ids []herder.TaskID) {
+func (e *events) OnTaskConfigsUpdate(ids []lifecycle.TaskID) {
 	var s []string
 	for _, id := range ids {
 		s = append(s, id.String())
@@ -160,10 +160,10 @@ func TestConfigStoreShared(t *testing.T) {
 	b := startConfig(t, bootstrap, topic, &evB)
 
 	cfg := map[string]string{"connector.class": "FileStreamSource", "name": "src", "tasks.max": "2"}
-	if err := a.PutConnectorConfig(ctx, "src", cfg, herder.TargetPaused); err != nil {
+	if err := a.PutConnectorConfig(ctx, "src", cfg, lifecycle.TargetPaused); err != nil {
 		t.Fatal(err)
 	}
-	if s := a.Snapshot(); s.Connectors["src"] == nil || s.Connectors["src"].TargetState != herder.TargetPaused {
+	if s := a.Snapshot(); s.Connectors["src"] == nil || s.Connectors["src"].TargetState != lifecycle.TargetPaused {
 		t.Fatalf("writer snapshot %+v", s.Connectors)
 	}
 	if err := a.PutTaskConfigs(ctx, "src", []map[string]string{{"task.class": "T", "n": "0"}, {"task.class": "T", "n": "1"}}); err != nil {
@@ -173,7 +173,7 @@ func TestConfigStoreShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	sb := b.Snapshot()
-	if c := sb.Connectors["src"]; c == nil || c.Config["tasks.max"] != "2" || c.TaskCount != 2 || c.TaskConfigs[1]["n"] != "1" || c.TargetState != herder.TargetPaused {
+	if c := sb.Connectors["src"]; c == nil || c.Config["tasks.max"] != "2" || c.TaskCount != 2 || c.TaskConfigs[1]["n"] != "1" || c.TargetState != lifecycle.TargetPaused {
 		t.Fatalf("other instance %+v", c)
 	}
 	if sb.Offset != 5 {
@@ -183,7 +183,7 @@ func TestConfigStoreShared(t *testing.T) {
 		return evB.has("config:src") && evB.has("tasks:src-0,src-1")
 	})
 
-	if err := b.PutTargetState(ctx, "src", herder.TargetStarted); err != nil {
+	if err := b.PutTargetState(ctx, "src", lifecycle.TargetStarted); err != nil {
 		t.Fatal(err)
 	}
 	key := SessionKey{Key: []byte("0123456789abcdef"), Algorithm: "HmacSHA256", CreationTimestamp: time.Now().UnixMilli()}
@@ -201,13 +201,13 @@ func TestConfigStoreShared(t *testing.T) {
 	if err := a.PutTaskConfigs(ctx, "src", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutTargetState(ctx, "src", herder.TargetStopped); err != nil {
+	if err := a.PutTargetState(ctx, "src", lifecycle.TargetStopped); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.ReadToEnd(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if c := a.Snapshot().Connectors["src"]; c.TaskCount != 0 || c.TargetState != herder.TargetStopped {
+	if c := a.Snapshot().Connectors["src"]; c.TaskCount != 0 || c.TargetState != lifecycle.TargetStopped {
 		t.Fatalf("stopped %+v", c)
 	}
 
@@ -216,7 +216,7 @@ func TestConfigStoreShared(t *testing.T) {
 	var evC events
 	c := startConfig(t, bootstrap, topic, &evC)
 	sc := c.Snapshot()
-	if sc.SessionKey == nil || string(sc.SessionKey.Key) != "0123456789abcdef" || sc.Connectors["src"].TargetState != herder.TargetStopped {
+	if sc.SessionKey == nil || string(sc.SessionKey.Key) != "0123456789abcdef" || sc.Connectors["src"].TargetState != lifecycle.TargetStopped {
 		t.Fatalf("restarted %+v", sc)
 	}
 	if err := a.DeleteConnector(ctx, "src"); err != nil {
@@ -251,21 +251,21 @@ func TestStatusStoreShared(t *testing.T) {
 	a := startStatus(t, bootstrap, topic)
 	b := startStatus(t, bootstrap, topic)
 
-	id := herder.TaskID{Connector: "my-conn", Task: 1}
+	id := lifecycle.TaskID{Connector: "my-conn", Task: 1}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(a.PutConnector(ctx, ConnectorStatus{Name: "my-conn", State: herder.StateRunning, WorkerID: "a:8083", Generation: 3}))
-	must(a.PutTask(ctx, TaskStatus{ID: id, State: herder.StateRunning, WorkerID: "a:8083", Generation: 3}))
+	must(a.PutConnector(ctx, ConnectorStatus{Name: "my-conn", State: lifecycle.StateRunning, WorkerID: "a:8083", Generation: 3}))
+	must(a.PutTask(ctx, TaskStatus{ID: id, State: lifecycle.StateRunning, WorkerID: "a:8083", Generation: 3}))
 	must(a.PutTopic(ctx, TopicStatus{Topic: "t1", Connector: "my-conn", Task: 1, DiscoverTimestamp: 5}))
 	must(b.ReadToEnd(ctx))
-	if st, ok := b.Connector("my-conn"); !ok || st != (herder.ConnectorState{State: herder.StateRunning, WorkerID: "a:8083"}) {
+	if st, ok := b.ConnectorStatus("my-conn"); !ok || st.State != lifecycle.StateRunning || st.WorkerID != "a:8083" || st.Generation != 3 {
 		t.Fatalf("connector %+v %v", st, ok)
 	}
-	if ts := b.Tasks("my-conn"); len(ts) != 1 || ts[0] != (herder.TaskState{ID: 1, State: herder.StateRunning, WorkerID: "a:8083"}) {
+	if ts := b.TaskStatuses("my-conn"); len(ts) != 1 || ts[0].ID != id || ts[0].State != lifecycle.StateRunning || ts[0].WorkerID != "a:8083" {
 		t.Fatalf("tasks %+v", ts)
 	}
 	if tp := b.Topics("my-conn"); len(tp) != 1 || tp[0] != "t1" {
@@ -273,32 +273,32 @@ func TestStatusStoreShared(t *testing.T) {
 	}
 
 	// Stale UNASSIGNED from an older generation is ignored by readers.
-	must(b.PutTask(ctx, TaskStatus{ID: id, State: herder.StateUnassigned, WorkerID: "b:8083", Generation: 2}))
-	if st, _ := a.TaskStatus(id); st.State != herder.StateRunning {
+	must(b.PutTask(ctx, TaskStatus{ID: id, State: lifecycle.StateUnassigned, WorkerID: "b:8083", Generation: 2}))
+	if st, _ := a.TaskStatus(id); st.State != lifecycle.StateRunning {
 		t.Fatalf("stale unassigned applied: %+v", st)
 	}
 	// Safe writes from another worker with an older generation are
 	// skipped; newer ones go through.
-	wrote, err := b.PutConnectorSafe(ctx, ConnectorStatus{Name: "my-conn", State: herder.StateFailed, Trace: "boom", WorkerID: "b:8083", Generation: 2})
+	wrote, err := b.PutConnectorSafe(ctx, ConnectorStatus{Name: "my-conn", State: lifecycle.StateFailed, Trace: "boom", WorkerID: "b:8083", Generation: 2})
 	must(err)
 	if wrote {
 		t.Fatal("unsafe write performed")
 	}
-	wrote, err = b.PutConnectorSafe(ctx, ConnectorStatus{Name: "my-conn", State: herder.StateFailed, Trace: "boom", WorkerID: "b:8083", Generation: 4})
+	wrote, err = b.PutConnectorSafe(ctx, ConnectorStatus{Name: "my-conn", State: lifecycle.StateFailed, Trace: "boom", WorkerID: "b:8083", Generation: 4})
 	must(err)
 	must(a.ReadToEnd(ctx))
-	if st, _ := a.ConnectorStatus("my-conn"); !wrote || st.State != herder.StateFailed || st.Trace != "boom" || st.Generation != 4 {
+	if st, _ := a.ConnectorStatus("my-conn"); !wrote || st.State != lifecycle.StateFailed || st.Trace != "boom" || st.Generation != 4 {
 		t.Fatalf("safe write %v %+v", wrote, st)
 	}
 
 	must(a.DeleteTask(ctx, id))
 	must(a.DeleteTopic(ctx, "my-conn", "t1"))
 	must(b.ReadToEnd(ctx))
-	if _, ok := b.Task(id); ok || len(b.Topics("my-conn")) != 0 {
+	if _, ok := b.TaskStatus(id); ok || len(b.Topics("my-conn")) != 0 {
 		t.Fatal("tombstones not applied")
 	}
 	c := startStatus(t, bootstrap, topic)
-	if st, ok := c.Connector("my-conn"); !ok || st.State != herder.StateFailed || len(c.Tasks("my-conn")) != 0 {
+	if st, ok := c.ConnectorStatus("my-conn"); !ok || st.State != lifecycle.StateFailed || len(c.TaskStatuses("my-conn")) != 0 {
 		t.Fatalf("restarted %+v", st)
 	}
 }

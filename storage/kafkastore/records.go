@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ferryhq/ferry/converters/json"
-	"github.com/ferryhq/ferry/runtime/herder"
+	json "github.com/ferryhq/ferry/internal/javajson"
+	"github.com/ferryhq/ferry/internal/lifecycle"
 )
 
 // Config topic key prefixes (spec §4.1.1).
@@ -25,8 +25,10 @@ const (
 )
 
 // Config topic keys.
-func ConnectorKey(c string) string             { return prefixConnector + c }
-func TaskKey(id herder.TaskID) string          { return prefixTask + id.Connector + "-" + strconv.Itoa(id.Task) }
+func ConnectorKey(c string) string { return prefixConnector + c }
+func TaskKey(id lifecycle.TaskID) string {
+	return prefixTask + id.Connector + "-" + strconv.Itoa(id.Task)
+}
 func CommitKey(c string) string                { return prefixCommit + c }
 func TargetStateKey(c string) string           { return prefixTargetState + c }
 func RestartKey(c string) string               { return prefixRestart + c }
@@ -80,10 +82,10 @@ func EncodeTasksFencing(taskCount int) []byte {
 
 // EncodeTargetState writes both fields: "state" carries STOPPED as PAUSED
 // for readers older than 3.5, "state.v2" the real state.
-func EncodeTargetState(s herder.TargetState) []byte {
+func EncodeTargetState(s lifecycle.TargetState) []byte {
 	v1 := s
-	if s == herder.TargetStopped {
-		v1 = herder.TargetPaused
+	if s == lifecycle.TargetStopped {
+		v1 = lifecycle.TargetPaused
 	}
 	out := append([]byte(`{"state":`), quote(string(v1))...)
 	out = append(out, `,"state.v2":`...)
@@ -224,7 +226,7 @@ func decodeIntField(value []byte, field string) (int, error) {
 	return int(n), nil
 }
 
-func decodeTargetState(value []byte) (herder.TargetState, error) {
+func decodeTargetState(value []byte) (lifecycle.TargetState, error) {
 	m, err := decodeObject(value)
 	if err != nil {
 		return "", err
@@ -236,8 +238,8 @@ func decodeTargetState(value []byte) (herder.TargetState, error) {
 	if !ok {
 		return "", errors.New(`no "state" field`)
 	}
-	switch ts := herder.TargetState(s); ts {
-	case herder.TargetStarted, herder.TargetPaused, herder.TargetStopped:
+	switch ts := lifecycle.TargetState(s); ts {
+	case lifecycle.TargetStarted, lifecycle.TargetPaused, lifecycle.TargetStopped:
 		return ts, nil
 	}
 	return "", fmt.Errorf("unknown target state %q", s)

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/internal/lifecycle"
 	"github.com/ferryhq/ferry/storage"
 	"github.com/ferryhq/ferry/storage/kafkalog"
 )
@@ -28,22 +28,22 @@ func TestRecordGoldens(t *testing.T) {
 	cases := []struct{ name, gotKey, gotValue, wantKey, wantValue string }{
 		{"connector", ConnectorKey("local-file-sink"), string(props), "connector-local-file-sink",
 			`{"properties":{"connector.class":"FileStreamSink","file":"/tmp/out.txt","tasks.max":"1","topics":"connect-test","name":"local-file-sink"}}`},
-		{"task", TaskKey(herder.TaskID{Connector: "local-file-sink", Task: 0}), string(taskProps), "task-local-file-sink-0",
+		{"task", TaskKey(lifecycle.TaskID{Connector: "local-file-sink", Task: 0}), string(taskProps), "task-local-file-sink-0",
 			`{"properties":{"file":"/tmp/out.txt","task.class":"org.apache.kafka.connect.file.FileStreamSinkTask"}}`},
 		{"empty properties", ConnectorKey("c"), string(emptyProps), "connector-c", `{"properties":{}}`},
 		{"commit", CommitKey("local-file-sink"), string(EncodeCommit(1)), "commit-local-file-sink", `{"tasks":1}`},
-		{"target started", TargetStateKey("c"), string(EncodeTargetState(herder.TargetStarted)), "target-state-c", `{"state":"STARTED","state.v2":"STARTED"}`},
-		{"target paused", TargetStateKey("c"), string(EncodeTargetState(herder.TargetPaused)), "target-state-c", `{"state":"PAUSED","state.v2":"PAUSED"}`},
-		{"target stopped", TargetStateKey("local-file-sink"), string(EncodeTargetState(herder.TargetStopped)), "target-state-local-file-sink", `{"state":"PAUSED","state.v2":"STOPPED"}`},
+		{"target started", TargetStateKey("c"), string(EncodeTargetState(lifecycle.TargetStarted)), "target-state-c", `{"state":"STARTED","state.v2":"STARTED"}`},
+		{"target paused", TargetStateKey("c"), string(EncodeTargetState(lifecycle.TargetPaused)), "target-state-c", `{"state":"PAUSED","state.v2":"PAUSED"}`},
+		{"target stopped", TargetStateKey("local-file-sink"), string(EncodeTargetState(lifecycle.TargetStopped)), "target-state-local-file-sink", `{"state":"PAUSED","state.v2":"STOPPED"}`},
 		{"fencing", TasksFencingKey("c"), string(EncodeTasksFencing(3)), "tasks-fencing-c", `{"task-count":3}`},
 		{"session key", SessionKeyKey, string(EncodeSessionKey(SessionKey{Key: []byte{0xfb, 0xff, 0x01, 0x02}, Algorithm: "HmacSHA256", CreationTimestamp: 1700000000000})),
 			"session-key", `{"key":"+/8BAg==","algorithm":"HmacSHA256","creation-timestamp":1700000000000}`},
 		{"restart", RestartKey("c"), string(EncodeRestartRequest(RestartRequest{Connector: "c", IncludeTasks: true})), "restart-connector-c", `{"include-tasks":true,"only-failed":false}`},
 		{"logger", LoggerClusterKey("org.apache.kafka.connect"), string(EncodeLoggerLevel("DEBUG")), "logger-cluster-org.apache.kafka.connect", `{"level":"DEBUG"}`},
 		{"offset", string(offKey), string(offVal), `["local-file-source",{"filename":"/tmp/in.txt"}]`, `{"position":2048}`},
-		{"connector status", ConnectorStatusKey("local-file-sink"), string(EncodeStatus(herder.StateRunning, "", "10.0.0.5:8083", 7, "4.1.1")),
+		{"connector status", ConnectorStatusKey("local-file-sink"), string(EncodeStatus(lifecycle.StateRunning, "", "10.0.0.5:8083", 7, "4.1.1")),
 			"status-connector-local-file-sink", `{"state":"RUNNING","trace":null,"worker_id":"10.0.0.5:8083","generation":7,"version":"4.1.1"}`},
-		{"task status", TaskStatusKey(herder.TaskID{Connector: "my-conn", Task: 12}), string(EncodeStatus(herder.StateFailed, "boom\n\tat x", "h:1", 2, "")),
+		{"task status", TaskStatusKey(lifecycle.TaskID{Connector: "my-conn", Task: 12}), string(EncodeStatus(lifecycle.StateFailed, "boom\n\tat x", "h:1", 2, "")),
 			"status-task-my-conn-12", `{"state":"FAILED","trace":"boom\n\tat x","worker_id":"h:1","generation":2,"version":null}`},
 		{"topic status", TopicStatusKey("local-file-sink", "connect-test"),
 			string(EncodeTopicStatus(TopicStatus{Topic: "connect-test", Connector: "local-file-sink", Task: 0, DiscoverTimestamp: 1700000000000})),
@@ -101,10 +101,10 @@ func TestParseConfigKey(t *testing.T) {
 
 func TestDecodeValues(t *testing.T) {
 	// Readers prefer state.v2 and fall back to state.
-	for in, want := range map[string]herder.TargetState{
-		`{"state":"PAUSED","state.v2":"STOPPED"}`: herder.TargetStopped,
-		`{"state":"PAUSED"}`:                      herder.TargetPaused,
-		`{"state":"STARTED","state.v2":7}`:        herder.TargetStarted,
+	for in, want := range map[string]lifecycle.TargetState{
+		`{"state":"PAUSED","state.v2":"STOPPED"}`: lifecycle.TargetStopped,
+		`{"state":"PAUSED"}`:                      lifecycle.TargetPaused,
+		`{"state":"STARTED","state.v2":7}`:        lifecycle.TargetStarted,
 	} {
 		got, err := decodeTargetState([]byte(in))
 		if err != nil || got != want {
@@ -123,7 +123,7 @@ func TestDecodeValues(t *testing.T) {
 		t.Errorf("session key %+v %v", k, err)
 	}
 	st, err := decodeStatus([]byte(`{"state":"FAILED","trace":"x","worker_id":"w:1","generation":4}`))
-	if err != nil || st != (statusValue{herder.StateFailed, "x", "w:1", 4, ""}) {
+	if err != nil || st != (statusValue{lifecycle.StateFailed, "x", "w:1", 4, ""}) {
 		t.Errorf("status %+v %v", st, err)
 	}
 	ts, err := decodeTopicStatus([]byte(`{"topic":{"name":"t","connector":"c","task":2,"discoverTimestamp":5}}`))
@@ -163,7 +163,7 @@ func TestReaderDefersTaskConfigsUntilCommit(t *testing.T) {
 	if s.Connectors["c"].TaskCount != 0 || len(s.Tasks("c")) != 0 {
 		t.Fatalf("task configs visible before commit: %+v", s.Connectors["c"])
 	}
-	if s.Connectors["c"].TargetState != herder.TargetStarted {
+	if s.Connectors["c"].TargetState != lifecycle.TargetStarted {
 		t.Fatalf("default target state %q", s.Connectors["c"].TargetState)
 	}
 	evs := applyAll(st, true, rec{"commit-c", `{"tasks":2}`})
@@ -171,7 +171,7 @@ func TestReaderDefersTaskConfigsUntilCommit(t *testing.T) {
 	if len(s.Tasks("c")) != 2 || s.Connectors["c"].TaskConfigs[1]["n"] != "1" || s.Connectors["c"].Generation != 1 {
 		t.Fatalf("after commit: %+v", s.Connectors["c"])
 	}
-	if len(evs) != 1 || evs[0].kind != kindCommit || len(evs[0].ids) != 2 || evs[0].ids[1] != (herder.TaskID{Connector: "c", Task: 1}) {
+	if len(evs) != 1 || evs[0].kind != kindCommit || len(evs[0].ids) != 2 || evs[0].ids[1] != (lifecycle.TaskID{Connector: "c", Task: 1}) {
 		t.Fatalf("events %+v", evs)
 	}
 	if s.Offset != st.offset || s.Offset <= 0 {
@@ -205,7 +205,7 @@ func TestReaderTargetStateAndTombstones(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 	evs = applyAll(st, true, rec{"connector-c", `{"properties":{"name":"c"}}`})
-	if s := st.snapshot(); s.Connectors["c"].TargetState != herder.TargetStopped {
+	if s := st.snapshot(); s.Connectors["c"].TargetState != lifecycle.TargetStopped {
 		t.Fatalf("target %q", s.Connectors["c"].TargetState)
 	}
 	if len(evs) != 1 || evs[0].kind != kindConnector || evs[0].removed {
@@ -213,7 +213,7 @@ func TestReaderTargetStateAndTombstones(t *testing.T) {
 	}
 	// Target state tombstone with the config present: back to STARTED.
 	evs = applyAll(st, true, rec{"target-state-c", ""})
-	if s := st.snapshot(); s.Connectors["c"].TargetState != herder.TargetStarted || len(evs) != 1 || evs[0].kind != kindTargetState {
+	if s := st.snapshot(); s.Connectors["c"].TargetState != lifecycle.TargetStarted || len(evs) != 1 || evs[0].kind != kindTargetState {
 		t.Fatalf("after tombstone %+v %+v", s.Connectors["c"], evs)
 	}
 	applyAll(st, true, rec{"task-c-0", `{"properties":{}}`}, rec{"commit-c", `{"tasks":1}`})
@@ -228,7 +228,7 @@ func TestReaderTargetStateAndTombstones(t *testing.T) {
 	}
 	// Recreated: the old task configs are gone until a new commit.
 	applyAll(st, true, rec{"connector-c", `{"properties":{}}`})
-	if c := st.snapshot().Connectors["c"]; c.TaskCount != 0 || c.TargetState != herder.TargetStarted {
+	if c := st.snapshot().Connectors["c"]; c.TaskCount != 0 || c.TargetState != lifecycle.TargetStarted {
 		t.Fatalf("recreated %+v", c)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/internal/lifecycle"
 	"github.com/ferryhq/ferry/storage/kafkalog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -29,7 +29,7 @@ const (
 
 // Status topic keys.
 func ConnectorStatusKey(c string) string { return prefixStatusConnector + c }
-func TaskStatusKey(id herder.TaskID) string {
+func TaskStatusKey(id lifecycle.TaskID) string {
 	return prefixStatusTask + id.Connector + "-" + strconv.Itoa(id.Task)
 }
 func TopicStatusKey(connector, topic string) string {
@@ -39,7 +39,7 @@ func TopicStatusKey(connector, topic string) string {
 // ConnectorStatus is a connector's status record.
 type ConnectorStatus struct {
 	Name     string
-	State    herder.State
+	State    lifecycle.State
 	Trace    string // "" is written as null
 	WorkerID string
 	// Generation is the group generation of the writer.
@@ -51,8 +51,8 @@ type ConnectorStatus struct {
 
 // TaskStatus is a task's status record.
 type TaskStatus struct {
-	ID         herder.TaskID
-	State      herder.State
+	ID         lifecycle.TaskID
+	State      lifecycle.State
 	Trace      string
 	WorkerID   string
 	Generation int
@@ -70,7 +70,7 @@ type TopicStatus struct {
 }
 
 type statusValue struct {
-	state      herder.State
+	state      lifecycle.State
 	trace      string
 	workerID   string
 	generation int
@@ -80,7 +80,7 @@ type statusValue struct {
 // EncodeStatus is the value of a connector or task status record:
 // {"state":…,"trace":…|null,"worker_id":…,"generation":N,"version":…|null}.
 // Apache 4.1 added "version"; older readers ignore it.
-func EncodeStatus(state herder.State, trace, workerID string, generation int, version string) []byte {
+func EncodeStatus(state lifecycle.State, trace, workerID string, generation int, version string) []byte {
 	out := append([]byte(`{"state":`), quote(string(state))...)
 	out = append(out, `,"trace":`...)
 	if trace == "" {
@@ -116,13 +116,13 @@ func decodeStatus(value []byte) (statusValue, error) {
 	if !ok {
 		return statusValue{}, errors.New(`invalid "state" field`)
 	}
-	switch st := herder.State(s); st {
-	case herder.StateUnassigned, herder.StateRunning, herder.StatePaused, herder.StateFailed,
-		herder.StateRestarting, herder.StateStopped:
+	switch st := lifecycle.State(s); st {
+	case lifecycle.StateUnassigned, lifecycle.StateRunning, lifecycle.StatePaused, lifecycle.StateFailed,
+		lifecycle.StateRestarting, lifecycle.StateStopped:
 	default:
 		return statusValue{}, fmt.Errorf("unknown state %q", s)
 	}
-	v := statusValue{state: herder.State(s)}
+	v := statusValue{state: lifecycle.State(s)}
 	v.trace, _ = m["trace"].(string)
 	v.workerID, _ = m["worker_id"].(string)
 	v.version, _ = m["version"].(string)
@@ -164,7 +164,7 @@ type StatusStore struct {
 
 	mu         sync.RWMutex
 	connectors map[string]statusValue
-	tasks      map[herder.TaskID]statusValue
+	tasks      map[lifecycle.TaskID]statusValue
 	topics     map[string]map[string]TopicStatus // connector → topic
 }
 
@@ -173,7 +173,7 @@ func NewStatusStore(o Options, topic TopicOptions) (*StatusStore, error) {
 	s := &StatusStore{
 		logger:     o.logger().With("topic", topic.Topic),
 		connectors: map[string]statusValue{},
-		tasks:      map[herder.TaskID]statusValue{},
+		tasks:      map[lifecycle.TaskID]statusValue{},
 		topics:     map[string]map[string]TopicStatus{},
 	}
 	l, err := newLog(o, topic, "status.storage.topic", kafkalog.PurposeStatuses, "statuses", DefaultStatusPartitions, false, s.consume)
@@ -217,7 +217,7 @@ func (s *StatusStore) consume(r *kgo.Record) {
 			s.logger.Warn("ignoring status record with an invalid task key", "key", key)
 			return
 		}
-		s.readTask(herder.TaskID{Connector: strings.Join(parts[2:len(parts)-1], "-"), Task: n}, r.Value)
+		s.readTask(lifecycle.TaskID{Connector: strings.Join(parts[2:len(parts)-1], "-"), Task: n}, r.Value)
 	case strings.HasPrefix(key, prefixStatusTopic):
 		rest := key[len(prefixStatusTopic):]
 		topic, connector, ok := strings.Cut(rest, ":")
@@ -248,7 +248,7 @@ func (s *StatusStore) readConnector(name string, value []byte) {
 	s.mu.Unlock()
 }
 
-func (s *StatusStore) readTask(id herder.TaskID, value []byte) {
+func (s *StatusStore) readTask(id lifecycle.TaskID, value []byte) {
 	if value == nil {
 		s.mu.Lock()
 		delete(s.tasks, id)
@@ -264,8 +264,8 @@ func (s *StatusStore) readTask(id herder.TaskID, value []byte) {
 	defer s.mu.Unlock()
 	// A worker that lost its assignment may still write UNASSIGNED after
 	// the task's new owner reported RUNNING.
-	if old, ok := s.tasks[id]; ok && v.state == herder.StateUnassigned &&
-		old.state == herder.StateRunning && old.generation >= v.generation {
+	if old, ok := s.tasks[id]; ok && v.state == lifecycle.StateUnassigned &&
+		old.state == lifecycle.StateRunning && old.generation >= v.generation {
 		s.logger.Debug("ignoring stale task status", "task", id.String(), "generation", v.generation, "cached_generation", old.generation)
 		return
 	}
@@ -349,7 +349,7 @@ func (s *StatusStore) DeleteConnector(ctx context.Context, name string) error {
 }
 
 // DeleteTask tombstones a task's status.
-func (s *StatusStore) DeleteTask(ctx context.Context, id herder.TaskID) error {
+func (s *StatusStore) DeleteTask(ctx context.Context, id lifecycle.TaskID) error {
 	return s.write(ctx, TaskStatusKey(id), nil)
 }
 
@@ -361,12 +361,6 @@ func (s *StatusStore) PutTopic(ctx context.Context, t TopicStatus) error {
 // DeleteTopic tombstones one topic record of a connector.
 func (s *StatusStore) DeleteTopic(ctx context.Context, connector, topic string) error {
 	return s.write(ctx, TopicStatusKey(connector, topic), nil)
-}
-
-// Connector returns a connector's status in REST shape.
-func (s *StatusStore) Connector(name string) (herder.ConnectorState, bool) {
-	st, ok := s.ConnectorStatus(name)
-	return herder.ConnectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
 }
 
 // ConnectorStatus returns a connector's status with its generation.
@@ -387,14 +381,8 @@ func (s *StatusStore) Connectors() []string {
 	return slices.Sorted(maps.Keys(s.connectors))
 }
 
-// Task returns one task's status in REST shape.
-func (s *StatusStore) Task(id herder.TaskID) (herder.TaskState, bool) {
-	st, ok := s.TaskStatus(id)
-	return herder.TaskState{ID: id.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
-}
-
 // TaskStatus returns one task's status with its generation.
-func (s *StatusStore) TaskStatus(id herder.TaskID) (TaskStatus, bool) {
+func (s *StatusStore) TaskStatus(id lifecycle.TaskID) (TaskStatus, bool) {
 	s.mu.RLock()
 	v, ok := s.tasks[id]
 	s.mu.RUnlock()
@@ -402,15 +390,6 @@ func (s *StatusStore) TaskStatus(id herder.TaskID) (TaskStatus, bool) {
 		return TaskStatus{}, false
 	}
 	return TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version}, true
-}
-
-// Tasks returns the task statuses of a connector in REST shape, by id.
-func (s *StatusStore) Tasks(connector string) []herder.TaskState {
-	out := []herder.TaskState{}
-	for _, st := range s.TaskStatuses(connector) {
-		out = append(out, herder.TaskState{ID: st.ID.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace})
-	}
-	return out
 }
 
 // TaskStatuses returns the task statuses of a connector, by id.

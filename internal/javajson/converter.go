@@ -1,5 +1,8 @@
-// Package json is Ferry's JsonConverter, the drop-in equivalent of Apache
-// Kafka's org.apache.kafka.connect.json.JsonConverter: it writes the same
+// Package javajson is the JSON encoding Apache Kafka Connect writes and reads:
+// the engine of the JsonConverter plugin (converters/json) and the encoding of
+// the worker's internal topics and source offsets, which must not depend on a
+// plugin. It is the drop-in equivalent of Apache's
+// org.apache.kafka.connect.json.JsonConverter: it writes the same
 // bytes (compact Jackson-style JSON, optionally wrapped in a
 // {"schema":…,"payload":…} envelope) and reads what Apache writes.
 //
@@ -7,7 +10,7 @@
 // every connector using JSON passes through it. Decoding uses a small
 // tape parser whose nodes point into the input, so only values that end up
 // in the result allocate.
-package json
+package javajson
 
 import (
 	"fmt"

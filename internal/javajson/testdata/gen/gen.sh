@@ -6,7 +6,7 @@
 # the generated files are committed. To update the goldens after changing
 # GenGolden.java (and its twin cases in golden_test.go):
 #
-#   converters/json/testdata/gen/gen.sh && go test ./converters/json/
+#   internal/javajson/testdata/gen/gen.sh && go test ./internal/javajson/
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 libs="${FERRY_CACHE:-$HOME/.cache/ferry}/golden-libs"

@@ -1,4 +1,4 @@
-package json
+package javajson
 
 import "github.com/ferryhq/ferry/connect"
 
