@@ -76,7 +76,7 @@ func TestInfrastructureLayers(t *testing.T) {
 		}
 	}
 	for _, layer := range []string{"./storage/...", "./runtime/...", "./rest/...", "./logging/...",
-		"./internal/javajson", "./internal/lifecycle", "./internal/props"} {
+		"./internal/backoff", "./internal/javajson", "./internal/lifecycle", "./internal/props"} {
 		for _, d := range deps(t, layer) {
 			if rest, ok := strings.CutPrefix(d, module); ok && isPlugin(rest) {
 				t.Errorf("%s depends on %s: infrastructure must not import a plugin", layer, d)
