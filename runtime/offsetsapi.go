@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/backoff"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage"
 )
@@ -349,7 +350,7 @@ func (a *OffsetsAPI) Lag(ctx context.Context, name string, config map[string]str
 // not have reached the coordinator yet.
 func retryWhileGroupBusy(ctx context.Context, fn func() error) error {
 	deadline := time.Now().Add(30 * time.Second)
-	backoff := 50 * time.Millisecond
+	wait := backoff.New(backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second})
 	for {
 		err := fn()
 		if !errors.Is(err, kerr.NonEmptyGroup) && !errors.Is(err, kerr.UnknownMemberID) && !errors.Is(err, kerr.RebalanceInProgress) &&
@@ -359,11 +360,8 @@ func retryWhileGroupBusy(ctx context.Context, fn func() error) error {
 		if time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, wait.Next()) {
 			return err
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
