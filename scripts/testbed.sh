@@ -91,12 +91,14 @@ Commands:
   stop-postgres [--dir D]
       pg_ctl stop -m fast (immediate if that fails) the server started in D.
 
-  start-bigquery [--port P] [--grpc-port G] [--dir D]
+  start-bigquery [--port P] [--grpc-port G] [--dir D] [--persistent]
       Start the BigQuery emulator (PyPI bqemulator, in-memory) with its REST API on
       127.0.0.1:P (default 19050) and the Storage gRPC API on 127.0.0.1:G (default P+10),
       default project test-project. Waits for /healthz (at most 90 s), then prints
       FERRY_TEST_BIGQUERY=http://127.0.0.1:P and FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:G.
       D defaults to \$FERRY_STATE/bigquery and holds bqemulator.log and bqemulator.pid.
+      --persistent keeps datasets and tables in D/data instead, so an emulator stopped
+      and started again in the same D still has them (outage tests).
 
   stop-bigquery [--dir D]
       SIGTERM the emulator started in D, wait up to 30 s, then SIGKILL.
@@ -737,12 +739,13 @@ install_bqemulator() {
 	log "bqemulator: installed in $((SECONDS - start)) s"
 }
 
-# start-bigquery [--port P] [--grpc-port G] [--dir D]
+# start-bigquery [--port P] [--grpc-port G] [--dir D] [--persistent]
 cmd_start_bigquery() {
-	local port=19050 grpc="" dir="$STATE/bigquery"
+	local port=19050 grpc="" dir="$STATE/bigquery" storage=(--ephemeral)
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--persistent) storage=(--persistent); shift ;;
 		--grpc-port) grpc=${2:?--grpc-port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
 		*) die "bigquery: unknown argument $1" ;;
@@ -753,6 +756,10 @@ cmd_start_bigquery() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	local pidfile="$dir/bqemulator.pid" out="$dir/bqemulator.log"
+	if [[ ${storage[0]} == --persistent ]]; then
+		mkdir -p "$dir/data"
+		storage+=(--data-dir "$dir/data")
+	fi
 	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
 		die "a BigQuery emulator (pid $(cat "$pidfile")) is still running in $dir"
 	fi
@@ -761,7 +768,7 @@ cmd_start_bigquery() {
 	local start=$SECONDS
 	# "python -m" rather than the bqemulator script: the venv was built under a temporary
 	# name, and the script's #! line still names it.
-	(cd "$dir" && launch "$out" "$pidfile" env HOME="$BQEMU_VENV/home" "$BQEMU_VENV/bin/python" -m bqemulator start --ephemeral \
+	(cd "$dir" && launch "$out" "$pidfile" env HOME="$BQEMU_VENV/home" "$BQEMU_VENV/bin/python" -m bqemulator start "${storage[@]}" \
 		--rest-host 127.0.0.1 --rest-port "$port" --grpc-host 127.0.0.1 --grpc-port "$grpc" \
 		--project test-project --log-level warning)
 	await_ready bigquery "$pidfile" "$out" 90 0.3 curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	bq "cloud.google.com/go/bigquery"
@@ -15,6 +18,8 @@ import (
 	bqapi "google.golang.org/api/bigquery/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // clients bundles the high-level client (tables, jobs) and the raw REST
@@ -164,6 +169,48 @@ func isRetriable(err error) bool {
 	}
 	// Not an API error: the request did not complete (network, timeout).
 	return true
+}
+
+// isUnavailable tells the failures that say BigQuery could not be reached
+// or could not serve the request just now: no response (refused or reset
+// connection, timeout), HTTP 5xx or 429, a rate or quota limit, and the
+// Storage API's gRPC Unavailable, DeadlineExceeded, ResourceExhausted,
+// Aborted and Internal. They say nothing about the rows, so a write is
+// tried again for as long as they last.
+func isUnavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if code := apiCode(err); code != 0 {
+		return isRetriable(err)
+	}
+	var ge interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &ge) {
+		switch ge.GRPCStatus().Code() {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// outageBackoff is the wait before the n-th redelivery (n ≥ 1) of a batch
+// that met an unavailable BigQuery: bigQueryRetryWait (at least 100 ms)
+// doubling up to 10 s, or bigQueryRetryWait when that is longer, so that a
+// long outage costs a request every few seconds and its end is noticed
+// within 10 s.
+func outageBackoff(base time.Duration, n int) time.Duration {
+	base = max(base, 100*time.Millisecond)
+	ceiling := max(base, 10*time.Second)
+	d := base
+	for i := 1; i < n && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
 }
 
 // isTooLarge reports the errors after which the Java connector halves the

@@ -221,7 +221,9 @@ func ConfigDef() *connect.ConfigDef {
 	def(connect.ConfigKey{Name: QueueSize, Type: long, Default: int64(-1), Validator: connect.AtLeast(-1), Importance: connect.Low, Doc: "Accepted for compatibility: writes are synchronous, so nothing queues."})
 	def(connect.ConfigKey{Name: BigQueryRetry, Type: integer, Default: 0, Validator: connect.AtLeast(0), Doc: "Retries of a request that failed with a backend, quota, rate-limit or I/O error."})
 	def(connect.ConfigKey{Name: BigQueryRetryWait, Type: long, Default: int64(1000), Validator: connect.AtLeast(0), Doc: "Wait before such a retry, in milliseconds, plus up to 1 s of jitter."})
-	def(connect.ConfigKey{Name: MaxRetries, Type: integer, Default: 10, Validator: connect.AtLeast(1), Doc: "How many times in a row a batch that failed with a retriable error is redelivered before the task fails."})
+	def(connect.ConfigKey{Name: MaxRetries, Type: integer, Default: 10, Validator: connect.AtLeast(1), Doc: "How many times in a row a batch that failed with a retriable error is redelivered before the task fails. " +
+		"An unavailable BigQuery (no response, HTTP 5xx or 429, rate or quota limits) does not use these up: the batch is redelivered for as long as the outage lasts, " +
+		"waiting bigQueryRetryWait doubled on each redelivery up to 10 s, and the task stays RUNNING."})
 
 	in(groupPart)
 	def(connect.ConfigKey{Name: PartitionDecorator, Type: boolean, Default: true, Doc: "Write to table$yyyyMMdd (the UTC day); needs a DAY-partitioned table."})

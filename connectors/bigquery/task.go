@@ -31,6 +31,7 @@ type Task struct {
 	storage *storageWrite // useStorageWriteApi
 
 	retriesLeft int
+	outage      int // redeliveries in a row because BigQuery was unavailable
 	// lastSchema memoises the table schema of the last value schema seen:
 	// records of one topic nearly always share one schema object.
 	lastValueSchema, lastKeySchema *connect.Schema
@@ -139,8 +140,21 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 	}
 	err := t.write(ctx, records)
 	if err == nil {
-		t.retriesLeft = t.s.maxRetries
+		if t.outage > 0 {
+			t.log.Info("BigQuery is reachable again; the batch was written", "redeliveries", t.outage)
+		}
+		t.retriesLeft, t.outage = t.s.maxRetries, 0
 		return nil
+	}
+	if isRetriableFailure(err) && isUnavailable(err) && ctx.Err() == nil {
+		// An outage says nothing about the batch: redeliver it for as
+		// long as the outage lasts, without using up max.retries.
+		t.outage++
+		wait := outageBackoff(t.s.retryWait, t.outage)
+		t.log.Warn("BigQuery is unreachable or failing; the batch will be redelivered",
+			"redelivery", t.outage, "backoff", wait, "err", err)
+		t.tc.SetRetryTimeout(wait)
+		return connect.Retriable(err)
 	}
 	if isRetriableFailure(err) && t.retriesLeft > 0 && ctx.Err() == nil {
 		t.retriesLeft--

@@ -378,8 +378,24 @@ func (m *merger) merge(ctx context.Context, mt *mergeTable) error {
 		}
 		sql := m.mergeSQL(mt, n, cols)
 		start := time.Now()
-		if err := m.runQuery(ctx, sql); err != nil {
-			return fmt.Errorf("merging batch %d of %s into %s: %w", n, mt.tmp, mt.dest, err)
+		// The batch's rows are in the intermediate table and its offsets
+		// wait for this merge: through an outage, keep trying rather than
+		// fail the task.
+		for attempt := 1; ; attempt++ {
+			err := m.runQuery(ctx, sql)
+			if err == nil {
+				break
+			}
+			if !isUnavailable(err) || ctx.Err() != nil {
+				return fmt.Errorf("merging batch %d of %s into %s: %w", n, mt.tmp, mt.dest, err)
+			}
+			wait := outageBackoff(m.t.s.retryWait, attempt)
+			m.t.log.Warn("BigQuery is unreachable or failing; the merge will be tried again", "table", mt.dest.String(), "batch", n, "backoff", wait, "err", err)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
 		}
 		m.t.log.Debug("merged a batch", "table", mt.dest.String(), "batch", n, "rows", rows, "took", time.Since(start))
 		// Rows still in the streaming buffer cannot be deleted yet; a later

@@ -209,7 +209,9 @@ func configDef() *connect.ConfigDef {
 			}),
 			Doc: "Prefix of the topic names: the topic is prefix + table name, or the prefix itself with query."})).
 		Define(conn(connect.ConfigKey{Name: TimestampDelay, Type: connect.TypeLong, Default: int64(0), Importance: connect.High, OrderInGroup: 8, Width: connect.WidthMedium,
-			Doc: "Milliseconds a row must be old before it is read: the upper bound is the database time minus this delay."})).
+			Doc: "Milliseconds a row must be old before it is read: the upper bound is the database time minus this delay, rounded down to the precision of the timestamp columns " +
+				"(their fractional-second digits from the catalog or, with query, the driver; a day for DATE; a whole second when neither says, as for SQLite text), " +
+				"so a second still in progress is never read as complete and a row updated twice within it is not lost. Rows therefore wait up to one unit of that precision."})).
 		Define(conn(connect.ConfigKey{Name: DBTimezone, Type: connect.TypeString, Default: "UTC", Importance: connect.Medium, OrderInGroup: 9, Width: connect.WidthMedium,
 			Validator: connect.ValidatorFunc("Any valid JDK time zone", func(v any) error {
 				s, _ := v.(string)

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,13 +35,11 @@ type Connector struct {
 	config map[string]string
 	s      *settings
 	d      *dialect.Dialect
-	db     *sql.DB
 
 	mu     sync.Mutex
 	tables []table
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	mon *monitor // table mode, between Start and Stop
 }
 
 var (
@@ -49,7 +48,10 @@ var (
 )
 
 // Start checks the config and, in table mode, lists the tables and starts
-// the monitor that lists them again every table.poll.interval.ms.
+// the monitor that lists them again every table.poll.interval.ms. A
+// database that cannot be reached is a Retriable error: the runtime may
+// start the connector again once it is back. A refused login or a bad
+// config is not.
 func (c *Connector) Start(ctx context.Context, cc connect.ConnectorContext, config map[string]string) error {
 	s, err := parse(config)
 	if err != nil {
@@ -60,7 +62,9 @@ func (c *Connector) Start(ctx context.Context, cc connect.ConnectorContext, conf
 		return err
 	}
 	c.config, c.s, c.d = maps.Clone(config), s, tg.Dialect.WithQuoting(s.quote)
+	c.mu.Lock()
 	c.tables = nil
+	c.mu.Unlock()
 	if s.queryMode() {
 		return nil
 	}
@@ -72,25 +76,37 @@ func (c *Connector) Start(ctx context.Context, cc connect.ConnectorContext, conf
 		if db, err = dialect.OpenTarget(ctx, tg); err == nil {
 			break
 		}
-		cc.Logger().Warn("cannot connect to the database", "attempt", i+1, "error", err)
+		cc.Logger().Warn("cannot connect to the database", "attempt", i+1, "of", s.attempts, "error", err)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", ConnectionURL, err)
+		return transient(fmt.Errorf("%s: %w", ConnectionURL, err))
 	}
 	tables, err := listTables(ctx, db, c.d, s)
-	if err == nil {
-		err = checkDuplicates(tables)
-	}
 	if err != nil {
+		db.Close()
+		return transient(err)
+	}
+	if err := checkDuplicates(tables); err != nil {
 		db.Close()
 		return err
 	}
-	c.db, c.tables = db, tables
+	c.mu.Lock()
+	c.tables = tables
+	c.mu.Unlock()
 	cc.Logger().Info("listed tables", "count", len(tables))
 	mctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
-	go c.monitor(mctx, cc)
+	c.mon = &monitor{c: c, cc: cc, s: s, d: c.d, db: db, ctx: mctx, cancel: cancel, done: make(chan struct{})}
+	go c.mon.run()
 	return nil
+}
+
+// transient marks err Retriable when the database may heal it (refused or
+// lost connection, server restarting).
+func transient(err error) error {
+	if dialect.IsTransient(err) {
+		return connect.Retriable(err)
+	}
+	return err
 }
 
 // checkDuplicates refuses two tables with the same bare name: they would
@@ -107,41 +123,124 @@ func checkDuplicates(tables []table) error {
 	return nil
 }
 
-// monitor lists the tables every table.poll.interval.ms and asks for a
-// task reconfiguration when the list changed.
-func (c *Connector) monitor(ctx context.Context, cc connect.ConnectorContext) {
-	defer close(c.done)
-	if c.s.tablePollInterval <= 0 {
+// monitor owns the connector's pool and the goroutine that lists the
+// tables every table.poll.interval.ms. The goroutine calls into the
+// runtime (RequestTaskReconfiguration, RaiseError), which may stop the
+// connector before it returns: stop therefore waits only for the
+// database work, never for a call into the runtime.
+type monitor struct {
+	c  *Connector
+	cc connect.ConnectorContext
+	s  *settings
+	d  *dialect.Dialect
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
+
+	dbMu sync.Mutex // held while the pool is in use
+	db   *sql.DB    // nil once closed
+
+	callMu  sync.Mutex
+	calling bool // run is inside a call into the runtime
+}
+
+// run lists the tables until the monitor stops, asking for a task
+// reconfiguration when the list changed.
+func (m *monitor) run() {
+	defer close(m.done)
+	if m.s.tablePollInterval <= 0 {
 		return
 	}
-	tk := time.NewTicker(c.s.tablePollInterval)
+	tk := time.NewTicker(m.s.tablePollInterval)
 	defer tk.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-m.ctx.Done():
 			return
 		case <-tk.C:
 		}
-		tables, err := listTables(ctx, c.db, c.d, c.s)
+		tables, err := m.list()
+		if m.ctx.Err() != nil {
+			return
+		}
 		if err != nil {
-			if ctx.Err() == nil {
-				cc.Logger().Warn("listing tables failed; keeping the previous list", "error", err)
-			}
+			m.cc.Logger().Warn("listing tables failed; keeping the previous list", "error", err)
 			continue
 		}
 		if err := checkDuplicates(tables); err != nil {
-			cc.RaiseError(err)
+			// The connector is failed: release the pool now rather
+			// than when the runtime gets round to stopping it.
+			m.closeDB()
+			m.call(func() { m.cc.RaiseError(err) })
 			return
 		}
-		c.mu.Lock()
-		changed := !slices.Equal(tables, c.tables)
-		c.tables = tables
-		c.mu.Unlock()
+		m.c.mu.Lock()
+		changed := m.ctx.Err() == nil && !slices.Equal(tables, m.c.tables)
 		if changed {
-			cc.Logger().Info("the set of tables changed; reconfiguring tasks", "count", len(tables))
-			cc.RequestTaskReconfiguration()
+			m.c.tables = tables
+		}
+		m.c.mu.Unlock()
+		if changed {
+			m.cc.Logger().Info("the set of tables changed; reconfiguring tasks", "count", len(tables))
+			if !m.call(m.cc.RequestTaskReconfiguration) {
+				return
+			}
 		}
 	}
+}
+
+func (m *monitor) list() ([]table, error) {
+	m.dbMu.Lock()
+	defer m.dbMu.Unlock()
+	if m.db == nil {
+		return nil, errors.New("the connector is stopping")
+	}
+	return listTables(m.ctx, m.db, m.d, m.s)
+}
+
+// call runs f, a call into the runtime, unless the monitor is stopping;
+// stop does not wait for a goroutine inside f.
+func (m *monitor) call(f func()) bool {
+	m.callMu.Lock()
+	if m.ctx.Err() != nil {
+		m.callMu.Unlock()
+		return false
+	}
+	m.calling = true
+	m.callMu.Unlock()
+	f()
+	m.callMu.Lock()
+	m.calling = false
+	m.callMu.Unlock()
+	return true
+}
+
+func (m *monitor) closeDB() error {
+	m.dbMu.Lock()
+	defer m.dbMu.Unlock()
+	if m.db == nil {
+		return nil
+	}
+	err := m.db.Close()
+	m.db = nil
+	return err
+}
+
+// stop ends the goroutine's database work and closes the pool. It waits
+// for the goroutine to end unless it is inside a call into the runtime:
+// that call may be what is stopping the connector, and the goroutine
+// ends on its own once the call returns.
+func (m *monitor) stop() error {
+	m.cancel()
+	err := m.closeDB()
+	m.callMu.Lock()
+	calling := m.calling
+	m.callMu.Unlock()
+	if !calling {
+		<-m.done
+	}
+	return err
 }
 
 // TaskConfigs splits the tables into at most maxTasks contiguous groups,
@@ -179,17 +278,12 @@ func (c *Connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 
 // Stop ends the monitor and closes the pool.
 func (c *Connector) Stop() error {
-	if c.cancel != nil {
-		c.cancel()
-		<-c.done
-		c.cancel = nil
+	if c.mon == nil {
+		return nil
 	}
-	if c.db != nil {
-		err := c.db.Close()
-		c.db = nil
-		return err
-	}
-	return nil
+	err := c.mon.stop()
+	c.mon = nil
+	return err
 }
 
 // NewTask returns a fresh task.

@@ -43,6 +43,10 @@ type querier struct {
 
 	incColumn string   // resolved against the table's columns
 	tsColumns []string // idem
+	// tick is the coarsest step the timestamp columns move by: the
+	// upper bound of a run stays on a tick boundary so that a tick still
+	// in progress is never read as complete.
+	tick time.Duration
 
 	prepared bool                  // columns checked and SQL built
 	info     map[string]columnInfo // table mode: catalog metadata
@@ -146,6 +150,9 @@ func (q *querier) prepare(ctx context.Context, db *sql.DB) error {
 	q.tsColumns = q.s.tsColumns
 	usesInc := q.s.mode == ModeIncrementing || q.s.mode == ModeTimestampIncrementing
 	usesTS := q.s.mode == ModeTimestamp || q.s.mode == ModeTimestampIncrementing
+	// Until the catalog or the result set says otherwise (query mode),
+	// assume whole seconds.
+	q.tick = time.Second
 	if !q.s.queryMode() {
 		names, info, err := tableColumns(ctx, db, q.d, q.tbl)
 		if err != nil {
@@ -177,6 +184,7 @@ func (q *querier) prepare(ctx context.Context, db *sql.DB) error {
 		if usesTS {
 			resolved := make([]string, len(q.tsColumns))
 			anyNotNull := false
+			q.tick = 0
 			for i, c := range q.tsColumns {
 				n, ok := findColumn(names, c)
 				if !ok {
@@ -184,6 +192,7 @@ func (q *querier) prepare(ctx context.Context, db *sql.DB) error {
 				}
 				resolved[i] = n
 				anyNotNull = anyNotNull || info[n].notNull
+				q.tick = max(q.tick, tickOf(info[n]))
 			}
 			q.tsColumns = resolved
 			if q.s.validateNonNull && !anyNotNull {
@@ -298,6 +307,19 @@ func bindTime(d *dialect.Dialect, t time.Time, zone *time.Location) string {
 	return w.Format("2006-01-02 15:04:05.999999999")
 }
 
+// truncateTick rounds t down to a multiple of tick; a day is a calendar
+// day in zone, the zone naive DATE columns are read in.
+func truncateTick(t time.Time, tick time.Duration, zone *time.Location) time.Time {
+	if tick <= 0 {
+		return t
+	}
+	if tick >= 24*time.Hour {
+		w := t.In(zone)
+		return time.Date(w.Year(), w.Month(), w.Day(), 0, 0, 0, 0, zone)
+	}
+	return t.Truncate(tick)
+}
+
 // begin runs the query from the current offset.
 func (q *querier) begin(ctx context.Context, db *sql.DB) error {
 	if !q.prepared {
@@ -311,10 +333,16 @@ func (q *querier) begin(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return err
 		}
+		// The newest tick may still gain rows (a whole-second column
+		// written at .2 and again at .8 of the same second): read only
+		// ticks that have ended.
+		bound := truncateTick(now.Add(-q.s.delay), q.tick, q.s.zone)
 		if q.startAtNow {
-			q.off.ts, q.startAtNow = now, false
+			// Start with the tick in progress, so that a row changed
+			// in it after the start is not taken as already read.
+			q.off.ts, q.startAtNow = bound.Add(-q.tick), false
 		}
-		end := bindTime(q.d, now.Add(-q.s.delay), q.s.zone)
+		end := bindTime(q.d, bound, q.s.zone)
 		begin := bindTime(q.d, q.off.ts, q.s.zone)
 		if q.s.mode == ModeTimestamp {
 			args = []any{begin, end}
@@ -399,6 +427,19 @@ func (q *querier) describe(rows *sql.Rows) error {
 			return permanent(fmt.Errorf("%s: column %q is not in the result of %s", TimestampColumn, c, q.name()))
 		}
 		q.tsIdx = append(q.tsIdx, indexOf(names, n))
+	}
+	if q.s.queryMode() && len(q.tsIdx) > 0 {
+		// A custom query has no catalog entry: take the precision the
+		// driver reports (MySQL/MariaDB do for DATETIME and TIMESTAMP);
+		// the run before this one assumed whole seconds.
+		q.tick = 0
+		for _, idx := range q.tsIdx {
+			ci := columnInfo{typ: cts[idx].DatabaseTypeName(), precision: -1}
+			if p, _, ok := cts[idx].DecimalSize(); ok {
+				ci.precision = int(p)
+			}
+			q.tick = max(q.tick, tickOf(ci))
+		}
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry/connectors/jdbc/dialect"
 )
@@ -223,6 +225,9 @@ type columnInfo struct {
 	notNull bool
 	autoInc bool
 	typ     string
+	// precision is the number of fractional-second digits a date-time
+	// column keeps, or -1 when the catalog does not say.
+	precision int
 }
 
 // tableColumns reads a table's column metadata, keyed by column name, in
@@ -234,15 +239,15 @@ func tableColumns(ctx context.Context, db *sql.DB, d *dialect.Dialect, t table) 
 	)
 	switch d.Kind() {
 	case dialect.KindMySQL:
-		q = `SELECT column_name, is_nullable = 'NO', extra LIKE '%auto_increment%', data_type FROM information_schema.columns
+		q = `SELECT column_name, is_nullable = 'NO', extra LIKE '%auto_increment%', data_type, COALESCE(datetime_precision, -1) FROM information_schema.columns
 			WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? ORDER BY ordinal_position`
 		args = []any{t.id.Catalog, t.id.Table}
 	case dialect.KindPostgreSQL:
-		q = `SELECT column_name, is_nullable = 'NO', COALESCE(column_default LIKE 'nextval(%', false) OR is_identity = 'YES', data_type
-			FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF($1, ''), current_schema()) AND table_name = $2 ORDER BY ordinal_position`
+		q = `SELECT column_name, is_nullable = 'NO', COALESCE(column_default LIKE 'nextval(%', false) OR is_identity = 'YES', data_type,
+			COALESCE(datetime_precision, -1) FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF($1, ''), current_schema()) AND table_name = $2 ORDER BY ordinal_position`
 		args = []any{t.id.Schema, t.id.Table}
 	default:
-		q = `SELECT name, "notnull" != 0 OR (pk = 1 AND upper(type) = 'INTEGER'), pk = 1 AND upper(type) = 'INTEGER', type FROM pragma_table_info(?)`
+		q = `SELECT name, "notnull" != 0 OR (pk = 1 AND upper(type) = 'INTEGER'), pk = 1 AND upper(type) = 'INTEGER', type, -1 FROM pragma_table_info(?)`
 		args = []any{t.id.Table}
 	}
 	rows, err := db.QueryContext(ctx, q, args...)
@@ -255,10 +260,13 @@ func tableColumns(ctx context.Context, db *sql.DB, d *dialect.Dialect, t table) 
 	for rows.Next() {
 		var name, typ string
 		var c columnInfo
-		if err := rows.Scan(&name, &c.notNull, &c.autoInc, &typ); err != nil {
+		if err := rows.Scan(&name, &c.notNull, &c.autoInc, &typ, &c.precision); err != nil {
 			return nil, nil, fmt.Errorf("reading the columns of %s: %w", t.fqn(), err)
 		}
 		c.typ = typ
+		if d.Kind() == dialect.KindSQLite {
+			c.precision = declaredPrecision(typ)
+		}
 		names = append(names, name)
 		info[name] = c
 	}
@@ -285,4 +293,39 @@ func findColumn(names []string, want string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// declaredPrecision reads the n of a declared type such as TIMESTAMP(3);
+// SQLite keeps the declaration as written. It returns -1 without one.
+func declaredPrecision(typ string) int {
+	open := strings.IndexByte(typ, '(')
+	end := strings.IndexByte(typ, ')')
+	if open < 0 || end < open {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(typ[open+1 : end]))
+	if err != nil || n < 0 || n > 9 {
+		return -1
+	}
+	return n
+}
+
+// tickOf is the smallest step a timestamp column's values move by: a day
+// for a DATE, 10^-precision s for a date-time type whose precision the
+// catalog gives, and a whole second otherwise (a text column, SQLite's
+// CURRENT_TIMESTAMP, a type the catalog says nothing about). Guessing too
+// coarse only delays rows; guessing too fine can lose updates.
+func tickOf(c columnInfo) time.Duration {
+	t := strings.ToLower(strings.TrimSpace(c.typ))
+	if t == "date" {
+		return 24 * time.Hour
+	}
+	if c.precision < 0 || !(strings.Contains(t, "time") || strings.Contains(t, "date")) {
+		return time.Second
+	}
+	tick := time.Second
+	for range min(c.precision, 9) {
+		tick /= 10
+	}
+	return tick
 }

@@ -1,0 +1,186 @@
+package bigquery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/testbed"
+)
+
+func TestIsUnavailable(t *testing.T) {
+	refused := &url.Error{Op: "Post", URL: "http://127.0.0.1:1", Err: fmt.Errorf("dial: %w", syscall.ECONNREFUSED)}
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{refused, true},
+		{&retriableError{fmt.Errorf("insertAll failed after 1 attempts: %w", refused)}, true},
+		{&googleapi.Error{Code: 503}, true},
+		{&googleapi.Error{Code: 429}, true},
+		{&googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: "quotaExceeded"}}}, true},
+		{&googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: "accessDenied"}}}, false},
+		{&googleapi.Error{Code: 404}, false},
+		{&googleapi.Error{Code: 400}, false},
+		{fmt.Errorf("appending: %w", status.Error(codes.Unavailable, "down")), true},
+		{fmt.Errorf("appending: %w", status.Error(codes.InvalidArgument, "bad row")), false},
+		{&retriableError{errors.New("appending rows to t: 3 rows refused with others")}, false},
+		{context.Canceled, false},
+	}
+	for _, c := range cases {
+		if got := isUnavailable(c.err); got != c.want {
+			t.Errorf("isUnavailable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	var waits []time.Duration
+	for n := 1; n <= 8; n++ {
+		waits = append(waits, outageBackoff(time.Second, n))
+	}
+	if fmt.Sprint(waits) != "[1s 2s 4s 8s 10s 10s 10s 10s]" {
+		t.Errorf("backoff %v", waits)
+	}
+	if got := outageBackoff(0, 1); got != 100*time.Millisecond {
+		t.Errorf("backoff with no wait configured: %v", got)
+	}
+	if got := outageBackoff(time.Minute, 3); got != time.Minute {
+		t.Errorf("backoff with a wait over 10 s: %v", got)
+	}
+}
+
+// privateEmulator is a BigQuery emulator of the test's own that keeps its
+// tables on disk, so the test can stop it and start it again.
+type privateEmulator struct {
+	t          *testing.T
+	script     string
+	dir        string
+	port, grpc int
+}
+
+func startPrivateEmulator(t *testing.T) *privateEmulator {
+	t.Helper()
+	if os.Getenv(testbed.EnvBigQuery) == "" {
+		t.Skipf("needs the test bed's BigQuery emulator (%s set, scripts/testbed.sh install)", testbed.EnvBigQuery)
+	}
+	script, err := filepath.Abs("../../scripts/testbed.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &privateEmulator{t: t, script: script, dir: t.TempDir(), port: testbed.FreePort(t), grpc: testbed.FreePort(t)}
+	t.Cleanup(func() { e.run("stop-bigquery") })
+	e.start()
+	return e
+}
+
+func (e *privateEmulator) run(args ...string) error {
+	out, err := exec.Command(e.script, append(args, "--dir", e.dir)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("testbed.sh %v: %v\n%s", args, err, out)
+	}
+	return nil
+}
+
+func (e *privateEmulator) start() error {
+	return e.run("start-bigquery", "--persistent", "--port", fmt.Sprint(e.port), "--grpc-port", fmt.Sprint(e.grpc))
+}
+
+// retryCtx records the retry timeout the task asks for, as the runtime
+// does before redelivering a batch.
+type retryCtx struct {
+	taskCtx
+	wait time.Duration
+}
+
+func (c *retryCtx) SetRetryTimeout(d time.Duration) { c.mu.Lock(); c.wait = d; c.mu.Unlock() }
+
+// TestEndpointOutage stops the emulator in the middle of a stream for a
+// minute (5 s with -short) and starts it again. The task is driven as the
+// runtime drives it: a Retriable error from Put redelivers the same batch
+// after the timeout the task set. The task must never fail, and every
+// record must be in the table once the emulator is back.
+func TestEndpointOutage(t *testing.T) {
+	outage := time.Minute
+	if testing.Short() {
+		outage = 5 * time.Second
+	}
+	em := startPrivateEmulator(t)
+	e := testbed.BigQueryEmulator{REST: fmt.Sprintf("http://127.0.0.1:%d", em.port), Project: testbed.BigQueryProject, Dataset: "outage"}
+	e.CreateDataset(t, e.Dataset)
+	cfg := baseConfig(e)
+	cfg[BigQueryRetry] = "0"
+	cfg[BigQueryRetryWait] = "500"
+	tc := &retryCtx{}
+	task := startTask(t, cfg, tc)
+
+	const batches, perBatch = 10, 20
+	const topic = "outage"
+	redeliveries := 0
+	deliver := func(batch []*connect.SinkRecord) {
+		t.Helper()
+		for {
+			err := task.Put(context.Background(), batch)
+			if err == nil {
+				return
+			}
+			if !connect.IsRetriable(err) {
+				t.Fatalf("put failed for good after %d redeliveries: %v", redeliveries, err)
+			}
+			redeliveries++
+			tc.mu.Lock()
+			wait := tc.wait
+			tc.mu.Unlock()
+			time.Sleep(wait)
+		}
+	}
+	var (
+		wg      sync.WaitGroup
+		backAt  time.Time
+		restart error
+	)
+	for b := range batches {
+		var batch []*connect.SinkRecord
+		for i := range perBatch {
+			off := int64(b*perBatch + i)
+			batch = append(batch, rec(topic, off, nil, map[string]any{"id": off}, nil, nil))
+		}
+		if b == batches/2 {
+			if err := em.run("stop-bigquery"); err != nil {
+				t.Fatal(err)
+			}
+			stoppedAt := time.Now()
+			wg.Go(func() {
+				time.Sleep(outage - time.Since(stoppedAt))
+				restart = em.start()
+				backAt = time.Now()
+			})
+			deliver(batch)
+			wg.Wait()
+			if restart != nil {
+				t.Fatal(restart)
+			}
+			t.Logf("emulator down for %v; the batch went in %v after it was back, after %d redeliveries",
+				backAt.Sub(stoppedAt).Round(time.Second), time.Since(backAt).Round(10*time.Millisecond), redeliveries)
+			continue
+		}
+		deliver(batch)
+	}
+	c := client(t, e)
+	rows := query(t, c, fmt.Sprintf("SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM `%s.%s.%s`", e.Project, e.Dataset, topic))
+	n, d := rows[0]["n"].(int64), rows[0]["d"].(int64)
+	t.Logf("%d records sent, %d rows in the table, %d distinct: %d lost, %d duplicates", batches*perBatch, n, d, batches*perBatch-int(d), n-d)
+	if d != batches*perBatch {
+		t.Fatalf("%d of %d records lost", batches*perBatch-int(d), batches*perBatch)
+	}
+}
