@@ -29,6 +29,10 @@ Commands:
       only then; no service is started) and the BigQuery emulator (bqemulator) into a
       virtualenv under FERRY_CACHE with pip. Safe to run again.
 
+  check
+      Exit 0 when everything the start-* commands need is installed, else list what
+      is missing on stderr and exit 1 (install fixes it). Installs nothing.
+
   start-kafka [--port P] [--dir D] [--keep]
       Format a fresh data dir and start a broker+controller on 127.0.0.1:P
       (default 19092; the controller listens on P+1). Waits until kcat sees the broker
@@ -192,6 +196,21 @@ cmd_install() {
 	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
 	install_packages
 	install_bqemulator
+}
+
+cmd_check() {
+	[[ $# -eq 0 ]] || die "check takes no arguments"
+	local missing=()
+	check_java 2>/dev/null || missing+=("java 17+ ($JAVA)")
+	[[ -f $KAFKA_LIB/.complete ]] || missing+=("Kafka jars in $KAFKA_LIB")
+	command -v kcat >/dev/null || missing+=(kcat)
+	mariadb_server >/dev/null 2>&1 || missing+=(mariadbd)
+	pg_bindir >/dev/null 2>&1 || missing+=("PostgreSQL's initdb")
+	[[ -f $BQEMU_VENV/.complete ]] || missing+=("bqemulator in $BQEMU_VENV")
+	if ((${#missing[@]} > 0)); then
+		log "missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g') (run scripts/testbed.sh install)"
+		exit 1
+	fi
 }
 
 check_java() {
@@ -822,6 +841,7 @@ main() {
 	[[ $# -gt 0 ]] && shift
 	case $cmd in
 	install) cmd_install "$@" ;;
+	check) cmd_check "$@" ;;
 	start-kafka) cmd_start_kafka "$@" ;;
 	stop-kafka) cmd_stop_kafka "$@" ;;
 	start-connect) cmd_start_connect "$@" ;;
