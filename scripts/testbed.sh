@@ -29,12 +29,18 @@ Commands:
       only then; no service is started) and the BigQuery emulator (bqemulator) into a
       virtualenv under FERRY_CACHE with pip. Safe to run again.
 
-  start-kafka [--port P] [--dir D]
+  check
+      Exit 0 when everything the start-* commands need is installed, else list what
+      is missing on stderr and exit 1 (install fixes it). Installs nothing.
+
+  start-kafka [--port P] [--dir D] [--keep]
       Format a fresh data dir and start a broker+controller on 127.0.0.1:P
       (default 19092; the controller listens on P+1). Waits until kcat sees the broker
       (at most 90 s), then prints FERRY_TEST_KAFKA=127.0.0.1:P on stdout.
       D defaults to \$FERRY_STATE/kafka; it holds data/, broker.out, server.properties
       and kafka.pid. Fails when a broker started earlier in D still runs.
+      --keep restarts on the data dir an earlier start left in D (same port), with its
+      topics and offsets, instead of formatting a fresh one; without one it formats.
 
   stop-kafka [--dir D]
       SIGTERM the broker started in D, wait up to 30 s, then SIGKILL.
@@ -66,7 +72,7 @@ Commands:
   stop-connect [--dir D]
       SIGTERM the worker started in D, wait up to 30 s, then SIGKILL.
 
-  start-mariadb [--port P] [--dir D]
+  start-mariadb [--port P] [--dir D] [--keep]
       Initialise a fresh MariaDB data dir in D/data (mariadb-install-db) and start
       mariadbd as user mysql (when run as root) on 127.0.0.1:P (default 13306), with its
       socket (D/mysqld.sock) and pid file in D and no /etc/mysql settings. Creates
@@ -75,11 +81,12 @@ Commands:
       FERRY_TEST_MYSQL=ferry:ferry@tcp(127.0.0.1:P)/ferry (a go-sql-driver/mysql DSN).
       D defaults to \$FERRY_STATE/mariadb and holds mariadb.log and mariadb.pid.
       root@localhost has no password and is reachable over the socket only.
+      --keep starts on the data dir an earlier start left in D, with its databases.
 
   stop-mariadb [--dir D]
       SIGTERM the server started in D (a clean shutdown), wait up to 30 s, then SIGKILL.
 
-  start-postgres [--port P] [--dir D]
+  start-postgres [--port P] [--dir D] [--keep]
       initdb a fresh cluster into D/data as user postgres (when run as root), using the
       newest /usr/lib/postgresql/<version>/bin, and pg_ctl start it on 127.0.0.1:P
       (default 15432) with its socket in D; fsync and synchronous_commit are off.
@@ -87,18 +94,19 @@ Commands:
       then prints FERRY_TEST_POSTGRES=postgres://ferry:ferry@127.0.0.1:P/ferry?sslmode=disable.
       D defaults to \$FERRY_STATE/postgres and holds postgres.log. Superuser postgres
       logs in without password over the socket: psql -h D -p P -U postgres.
+      --keep starts on the cluster an earlier start left in D/data, with its databases.
 
   stop-postgres [--dir D]
       pg_ctl stop -m fast (immediate if that fails) the server started in D.
 
-  start-bigquery [--port P] [--grpc-port G] [--dir D] [--persistent]
+  start-bigquery [--port P] [--grpc-port G] [--dir D] [--keep]
       Start the BigQuery emulator (PyPI bqemulator, in-memory) with its REST API on
       127.0.0.1:P (default 19050) and the Storage gRPC API on 127.0.0.1:G (default P+10),
       default project test-project. Waits for /healthz (at most 90 s), then prints
       FERRY_TEST_BIGQUERY=http://127.0.0.1:P and FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:G.
       D defaults to \$FERRY_STATE/bigquery and holds bqemulator.log and bqemulator.pid.
-      --persistent keeps datasets and tables in D/data instead, so an emulator stopped
-      and started again in the same D still has them (outage tests).
+      --keep makes it file-backed instead (DuckDB in D/data): a later --keep start in D
+      finds the datasets and tables of the earlier ones.
 
   stop-bigquery [--dir D]
       SIGTERM the emulator started in D, wait up to 30 s, then SIGKILL.
@@ -188,6 +196,21 @@ cmd_install() {
 	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
 	install_packages
 	install_bqemulator
+}
+
+cmd_check() {
+	[[ $# -eq 0 ]] || die "check takes no arguments"
+	local missing=()
+	check_java 2>/dev/null || missing+=("java 17+ ($JAVA)")
+	[[ -f $KAFKA_LIB/.complete ]] || missing+=("Kafka jars in $KAFKA_LIB")
+	command -v kcat >/dev/null || missing+=(kcat)
+	mariadb_server >/dev/null 2>&1 || missing+=(mariadbd)
+	pg_bindir >/dev/null 2>&1 || missing+=("PostgreSQL's initdb")
+	[[ -f $BQEMU_VENV/.complete ]] || missing+=("bqemulator in $BQEMU_VENV")
+	if ((${#missing[@]} > 0)); then
+		log "missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g') (run scripts/testbed.sh install)"
+		exit 1
+	fi
 }
 
 check_java() {
@@ -292,11 +315,12 @@ kafka_ready() {
 }
 
 cmd_start_kafka() {
-	local port=19092 dir="$STATE/kafka"
+	local port=19092 dir="$STATE/kafka" keep=false
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--keep) keep=true; shift ;;
 		*) die "start-kafka: unknown argument $1" ;;
 		esac
 	done
@@ -318,8 +342,14 @@ cmd_start_kafka() {
 		port_busy "$p" && die "port $p on 127.0.0.1 is already in use (pick another with --port)"
 	done
 
-	# A fresh data dir every time: tests never see topics of an earlier run.
-	rm -rf "$dir/data" "$dir/logs"
+	# A fresh data dir every time (tests never see topics of an earlier run), unless
+	# --keep asks for a restart on the one formatted before.
+	local format=true
+	if [[ $keep == true && -f $dir/data/meta.properties ]]; then
+		format=false
+	else
+		rm -rf "$dir/data" "$dir/logs"
+	fi
 	mkdir -p "$dir/data" "$dir/logs"
 	cat >"$conf" <<EOF
 # Written by scripts/testbed.sh: single-node KRaft broker+controller on loopback.
@@ -344,11 +374,15 @@ auto.create.topics.enable=true
 EOF
 
 	local start=$SECONDS cid
-	cid=$(cluster_id)
-	# Static quorum (controller.quorum.voters), so format runs without --standalone.
-	"$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONF" -cp "$KAFKA_LIB/*" \
-		kafka.tools.StorageTool format -t "$cid" -c "$conf" >"$out.format" 2>&1 ||
-		die "StorageTool format failed: $(tail -n 20 "$out.format")"
+	if [[ $format == true ]]; then
+		cid=$(cluster_id)
+		# Static quorum (controller.quorum.voters), so format runs without --standalone.
+		"$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONF" -cp "$KAFKA_LIB/*" \
+			kafka.tools.StorageTool format -t "$cid" -c "$conf" >"$out.format" 2>&1 ||
+			die "StorageTool format failed: $(tail -n 20 "$out.format")"
+	else
+		cid=$(sed -n 's/^cluster.id=//p' "$dir/data/meta.properties")
+	fi
 
 	launch "$out" "$pidfile" "$JAVA" -Xms512m -Xmx512m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 		-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
@@ -523,16 +557,19 @@ as_user() {
 	fi
 }
 
-# db_args NAME DEFAULT_PORT ARGS...: parse --port/--dir into the caller's port and dir.
+# db_args NAME DEFAULT_PORT ARGS...: parse --port/--dir/--keep into the caller's port,
+# dir and keep.
 db_args() {
 	local name=$1
 	port=$2
 	dir="$STATE/$name"
+	keep=false
 	shift 2
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--keep) keep=true; shift ;;
 		*) die "$name: unknown argument $1" ;;
 		esac
 	done
@@ -554,7 +591,7 @@ check_reachable() {
 mariadb_ready() { "$1" --no-defaults --socket="$2" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
 
 cmd_start_mariadb() {
-	local port dir
+	local port dir keep
 	db_args mariadb 13306 "$@"
 	local server install_db client
 	server=$(mariadb_server) || die "mariadbd not found; run scripts/testbed.sh install"
@@ -569,15 +606,21 @@ cmd_start_mariadb() {
 	local user start=$SECONDS
 	user=$(service_user mysql)
 	check_reachable "$user" "$dir"
-	rm -rf "$dir/data" "$sock"
-	mkdir -p "$dir/data"
-	chown "$user" "$dir" "$dir/data"
-	# "normal" root auth: root@localhost without a password, so any OS user can run the
-	# setup below over the private socket (the default "socket" auth only admits OS root).
-	if ! "$install_db" --no-defaults --user="$user" --datadir="$dir/data" \
-		--auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1; then
-		tail -n 40 "$dir/install-db.log" >&2
-		die "mariadb-install-db failed"
+	rm -f "$sock"
+	if [[ $keep == true && -d $dir/data/mysql ]]; then
+		log "mariadb: keeping the data dir $dir/data"
+	else
+		rm -rf "$dir/data"
+		mkdir -p "$dir/data"
+		chown "$user" "$dir" "$dir/data"
+		# "normal" root auth: root@localhost without a password, so any OS user can run
+		# the setup below over the private socket (the default "socket" auth only admits
+		# OS root).
+		if ! "$install_db" --no-defaults --user="$user" --datadir="$dir/data" \
+			--auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1; then
+			tail -n 40 "$dir/install-db.log" >&2
+			die "mariadb-install-db failed"
+		fi
 	fi
 	# --no-defaults: /etc/mysql's settings (port 3306, /run/mysqld) must not apply.
 	launch "$out" "$pidfile" "$server" --no-defaults --user="$user" --datadir="$dir/data" \
@@ -613,7 +656,7 @@ SQL
 }
 
 cmd_stop_mariadb() {
-	local port dir
+	local port dir keep
 	db_args mariadb 13306 "$@"
 	# SIGTERM is mariadbd's normal shutdown.
 	stop_pidfile mariadb "$dir/mariadb.pid"
@@ -621,7 +664,7 @@ cmd_stop_mariadb() {
 
 # start-postgres: initdb into D/data, then pg_ctl start with the socket in D.
 cmd_start_postgres() {
-	local port dir
+	local port dir keep
 	db_args postgres 15432 "$@"
 	local bin
 	bin=$(pg_bindir) || die "PostgreSQL's initdb not found; run scripts/testbed.sh install"
@@ -634,11 +677,17 @@ cmd_start_postgres() {
 	local user start=$SECONDS
 	user=$(service_user postgres)
 	check_reachable "$user" "$dir"
-	rm -rf "$data"
+	local fresh=true
+	if [[ $keep == true && -f $data/PG_VERSION ]]; then
+		fresh=false
+		log "postgres: keeping the cluster in $data"
+	else
+		rm -rf "$data"
+	fi
 	chown "$user" "$dir"
 	: >"$out"
 	chown "$user" "$out"
-	if ! as_user "$user" "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+	if [[ $fresh == true ]] && ! as_user "$user" "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
 		--auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1; then
 		tail -n 40 "$dir/initdb.log" >&2
 		die "initdb failed"
@@ -655,8 +704,8 @@ cmd_start_postgres() {
 	fi
 	log "postgres: pid $(head -n1 "$data/postmaster.pid"), log $out"
 	# The database is owned by ferry: since PostgreSQL 15 only the database owner may
-	# create tables in its public schema.
-	if ! "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+	# create tables in its public schema. A kept cluster has both already.
+	if [[ $fresh == true ]] && ! "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
 		-c "CREATE ROLE ferry LOGIN CREATEDB PASSWORD 'ferry'" \
 		-c "CREATE DATABASE ferry OWNER ferry" >>"$dir/psql.log" 2>&1; then
 		tail -n 20 "$dir/psql.log" >&2
@@ -673,7 +722,7 @@ cmd_start_postgres() {
 }
 
 cmd_stop_postgres() {
-	local port dir
+	local port dir keep
 	db_args postgres 15432 "$@"
 	local data="$dir/data"
 	if [[ ! -f $data/postmaster.pid ]]; then
@@ -745,9 +794,9 @@ cmd_start_bigquery() {
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--port) port=${2:?--port needs a value}; shift 2 ;;
-		--persistent) storage=(--persistent); shift ;;
 		--grpc-port) grpc=${2:?--grpc-port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--keep) storage=(--persistent --data-dir data); shift ;;
 		*) die "bigquery: unknown argument $1" ;;
 		esac
 	done
@@ -766,6 +815,7 @@ cmd_start_bigquery() {
 	port_busy "$port" && die "port $port on 127.0.0.1 is already in use (pick another with --port)"
 	port_busy "$grpc" && die "port $grpc on 127.0.0.1 is already in use (pick another with --grpc-port)"
 	local start=$SECONDS
+	[[ ${storage[0]} == --ephemeral ]] || mkdir -p "$dir/data"
 	# "python -m" rather than the bqemulator script: the venv was built under a temporary
 	# name, and the script's #! line still names it.
 	(cd "$dir" && launch "$out" "$pidfile" env HOME="$BQEMU_VENV/home" "$BQEMU_VENV/bin/python" -m bqemulator start "${storage[@]}" \
@@ -795,6 +845,7 @@ main() {
 	[[ $# -gt 0 ]] && shift
 	case $cmd in
 	install) cmd_install "$@" ;;
+	check) cmd_check "$@" ;;
 	start-kafka) cmd_start_kafka "$@" ;;
 	stop-kafka) cmd_stop_kafka "$@" ;;
 	start-connect) cmd_start_connect "$@" ;;

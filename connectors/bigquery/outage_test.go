@@ -93,7 +93,7 @@ func (e *privateEmulator) run(args ...string) error {
 }
 
 func (e *privateEmulator) start() error {
-	return e.run("start-bigquery", "--persistent", "--port", fmt.Sprint(e.port), "--grpc-port", fmt.Sprint(e.grpc))
+	return e.run("start-bigquery", "--keep", "--port", fmt.Sprint(e.port), "--grpc-port", fmt.Sprint(e.grpc))
 }
 
 // retryCtx records the retry timeout the task asks for, as the runtime
