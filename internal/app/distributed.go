@@ -37,7 +37,7 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 		return err
 	}
 	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
-		Version: distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()},
+		Version:   distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()},
 		ClientTLS: rs.clientTLS})
 	if err != nil {
 		return err
