@@ -166,6 +166,9 @@ func (s *Server) wrap(mux *http.ServeMux, regular bool) http.Handler {
 			return
 		}
 		if r.ContentLength > s.cfg.maxBody {
+			// Close rather than let net/http wait to drain a body
+			// that is never going to be read.
+			sw.Header().Set("Connection", "close")
 			writeJSON(sw, http.StatusRequestEntityTooLarge, s.tooLarge())
 			return
 		}
