@@ -446,7 +446,16 @@ func FuzzRouter(f *testing.F) {
 		hr.RequestURI = hr.URL.RequestURI()
 		s := newFuzzServer(t)
 		rec := newRecorder()
-		s.Handler().ServeHTTP(rec, hr)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Handler().ServeHTTP(rec, hr)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s %q %q: no answer within 10 s", method, path, body)
+		}
 		if rec.code >= 200 && rec.code < 300 {
 			return
 		}

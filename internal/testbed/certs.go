@@ -61,12 +61,12 @@ func Certs(t testing.TB) *CertSet {
 	ca, err := x509.ParseCertificate(caDER)
 	fail(err)
 
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) (*ecdsa.PrivateKey, *x509.Certificate) {
+	leaf := func(serial int64, cn string, usage []x509.ExtKeyUsage) (*ecdsa.PrivateKey, *x509.Certificate) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		fail(err)
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		fail(err)
@@ -92,15 +92,17 @@ func Certs(t testing.TB) *CertSet {
 
 	for _, side := range []struct {
 		name  string
-		usage x509.ExtKeyUsage
+		usage []x509.ExtKeyUsage
 		pem   *string
 		cert  *string
 		key   *string
 		p12   *string
 		jks   *string
 	}{
-		{"server", x509.ExtKeyUsageServerAuth, &cs.ServerPEM, &cs.ServerCert, &cs.ServerKey, &cs.ServerP12, &cs.ServerJKS},
-		{"client", x509.ExtKeyUsageClientAuth, &cs.ClientPEM, &cs.ClientCert, &cs.ClientKey, &cs.ClientP12, &cs.ClientJKS},
+		// Workers present their server certificate when they forward
+		// requests to each other, so it is good for both.
+		{"server", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, &cs.ServerPEM, &cs.ServerCert, &cs.ServerKey, &cs.ServerP12, &cs.ServerJKS},
+		{"client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, &cs.ClientPEM, &cs.ClientCert, &cs.ClientKey, &cs.ClientP12, &cs.ClientJKS},
 	} {
 		key, c := leaf(int64(len(side.name)+1), "ferry-"+side.name, side.usage)
 		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
