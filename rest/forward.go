@@ -35,11 +35,8 @@ func rebalanceConflict(msg string) bool {
 	return false
 }
 
-var forwardClient = &http.Client{
-	Timeout: 90 * time.Second,
-	// Forwarded requests never follow redirects.
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
+// forwardTimeout bounds a request forwarded to another worker.
+const forwardTimeout = 90 * time.Second
 
 // bufferBody reads a request body once so that it can be re-sent when the
 // herder asks for the request to be forwarded.
@@ -86,7 +83,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, fe
 	if a := r.Header.Get("Authorization"); a != "" {
 		req.Header.Set("Authorization", a)
 	}
-	resp, err := forwardClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		s.writeError(w, r, herder.Internal(err, "IO Error trying to forward REST request: %v", err))
 		return

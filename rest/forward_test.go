@@ -39,7 +39,7 @@ func TestForwardRelaysRetryAfter(t *testing.T) {
 		writeJSON(w, http.StatusConflict, errorBody{ErrorCode: 409, Message: MsgStaleConfig})
 	}))
 	defer leader.Close()
-	s := &Server{log: slog.New(slog.DiscardHandler)}
+	s := &Server{log: slog.New(slog.DiscardHandler), client: http.DefaultClient}
 	rec := httptest.NewRecorder()
 	s.forward(rec, httptest.NewRequest(http.MethodPost, "/connectors/a/restart", nil), nil, &herder.ForwardError{URL: leader.URL + "/"})
 	if rec.Code != 409 || rec.Header().Get("Retry-After") != "1" {

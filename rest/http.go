@@ -17,9 +17,6 @@ import (
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
-// maxBodyBytes bounds request bodies; configs are small.
-const maxBodyBytes = 32 << 20
-
 // handlerFunc is the shape of every endpoint: it returns the status and
 // the value to encode as JSON (nil for no body), or an error for mapError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, any, error)
@@ -40,6 +37,11 @@ func (s *Server) handle(f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := bufferBody(r)
 		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, s.tooLarge())
+				return
+			}
 			s.writeError(w, r, herder.BadRequest("Cannot read request body: %v", err))
 			return
 		}
@@ -109,35 +111,98 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
-// wrap adds what every request gets: JSON 404/405 bodies for paths the mux
-// does not route, CORS, and a debug access log line (never the body).
-func (s *Server) wrap(mux *http.ServeMux) http.Handler {
+// Patterns of the worker-to-worker endpoints: they carry KIP-507
+// signatures and are exempt from REST authentication, as in Apache.
+const (
+	patternTaskConfigs = "POST /connectors/{c}/tasks"
+	patternFence       = "PUT /connectors/{c}/fence"
+)
+
+// wrap adds what every request gets: a JSON 400 for non-canonical paths
+// (Go's mux would redirect them), JSON 404/405 bodies for paths the mux
+// does not route, the body limit, a debug access log line (never the body
+// nor the credentials) and, on the regular listeners only (as Apache),
+// CORS, the configured response headers and authentication.
+func (s *Server) wrap(mux *http.ServeMux, regular bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			s.log.Debug("request", "method", r.Method, "uri", r.URL.RequestURI(), "status", sw.status, "duration", time.Since(start))
 		}()
-		if s.cors(sw, r) {
+		if regular && len(s.cfg.headers) > 0 {
+			applyHeaders(sw.Header(), s.cfg.headers, start)
+		}
+		if msg := badPath(r); msg != "" {
+			writeJSON(sw, http.StatusBadRequest, errorBody{ErrorCode: http.StatusBadRequest, Message: msg})
 			return
 		}
-		if h, pattern := mux.Handler(r); pattern == "" {
+		if regular && s.cors(sw, r) {
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
 			// The mux would answer 404, 405 or a redirect in plain text;
-			// learn which and answer like JAX-RS.
+			// learn which and answer like JAX-RS, never with a redirect.
 			rec := &recorder{header: http.Header{}}
 			h.ServeHTTP(rec, r)
-			switch rec.status {
-			case http.StatusNotFound, http.StatusMethodNotAllowed:
-				if allow := rec.header.Get("Allow"); allow != "" {
-					sw.Header().Set("Allow", allow)
-				}
-				writeJSON(sw, rec.status, errorBody{ErrorCode: rec.status, Message: jaxrsMessage(rec.status)})
-				return
+			code := rec.status
+			if code < 400 || code > 599 {
+				code = http.StatusNotFound
 			}
+			if allow := rec.header.Get("Allow"); allow != "" && code == http.StatusMethodNotAllowed {
+				sw.Header().Set("Allow", allow)
+			}
+			writeJSON(sw, code, errorBody{ErrorCode: code, Message: jaxrsMessage(code)})
+			return
 		}
-		r.Body = http.MaxBytesReader(sw, r.Body, maxBodyBytes)
+		if regular && s.cfg.auth != nil && pattern != patternTaskConfigs && pattern != patternFence &&
+			!s.cfg.auth.Authenticate(r) {
+			s.log.Debug("request failed authentication", "method", r.Method, "uri", r.URL.RequestURI())
+			sw.Header().Set("Content-Type", "text/plain")
+			sw.Header().Set("Content-Length", strconv.Itoa(len(Unauthorized)))
+			sw.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(sw, Unauthorized)
+			return
+		}
+		if r.ContentLength > s.cfg.maxBody {
+			// Close rather than let net/http wait to drain a body
+			// that is never going to be read.
+			sw.Header().Set("Connection", "close")
+			writeJSON(sw, http.StatusRequestEntityTooLarge, s.tooLarge())
+			return
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.maxBody)
 		mux.ServeHTTP(sw, r)
 	})
+}
+
+func (s *Server) tooLarge() errorBody {
+	return errorBody{ErrorCode: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("Request body is larger than the limit of %d bytes", s.cfg.maxBody)}
+}
+
+// badPath reports why a request path is not one the server routes:
+// Go's mux would answer those with a redirect to a cleaned path, which
+// would also let "/a/../connectors/x/tasks" look like another endpoint.
+// Dot segments and empty segments (other than a trailing slash) are
+// refused, in the raw and in the decoded path.
+func badPath(r *http.Request) string {
+	if !strings.HasPrefix(r.URL.Path, "/") {
+		return "Invalid request URI: the path must start with /"
+	}
+	for _, p := range []string{r.URL.Path, r.URL.EscapedPath()} {
+		segs := strings.Split(p[1:], "/")
+		for i, seg := range segs {
+			switch {
+			case seg == "." || seg == "..":
+				return "Invalid request URI: the path must not contain . or .. segments"
+			case seg == "" && i != len(segs)-1:
+				return "Invalid request URI: the path must not contain empty segments"
+			}
+		}
+	}
+	return ""
 }
 
 // jaxrsMessage is the message JAX-RS gives its own HTTP errors.

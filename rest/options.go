@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,10 @@ const (
 	DefaultRequestTimeout  = 90 * time.Second
 	DefaultHealthTimeout   = 10 * time.Second
 	DefaultShutdownTimeout = 60 * time.Second
+	// DefaultMaxBodyBytes bounds request bodies: a larger one is answered
+	// 413. Connector and task configs are far smaller; the bound keeps a
+	// client from making the worker buffer arbitrary amounts of memory.
+	DefaultMaxBodyBytes = 32 << 20
 )
 
 // Opt configures a Server; options are checked by NewServer.
@@ -42,6 +47,12 @@ type cfg struct {
 	corsMethods     string
 	topicTracking   bool
 	topicReset      bool
+	tls             *tls.Config // https listeners
+	adminTLS        *tls.Config // https admin listeners
+	clientTLS       *tls.Config // requests forwarded to other workers
+	auth            Authenticator
+	headers         []HeaderRule
+	maxBody         int64
 }
 
 func defaultCfg() cfg {
@@ -52,6 +63,7 @@ func defaultCfg() cfg {
 		shutdownTimeout: DefaultShutdownTimeout,
 		topicTracking:   true,
 		topicReset:      true,
+		maxBody:         DefaultMaxBodyBytes,
 	}
 }
 
@@ -60,8 +72,8 @@ func WithHerder(h herder.Herder) Opt { return opt(func(c *cfg) { c.herder = h })
 
 // WithListeners sets the addresses to serve on, in the form of the worker
 // config "listeners": "http://:8083", "http://127.0.0.1:8083",
-// "http://[::1]:8083". An empty host means all interfaces; port 0 picks a
-// free port (see Server.Addrs). Only http is supported for now. Default
+// "https://[::1]:8443". An empty host means all interfaces; port 0 picks a
+// free port (see Server.Addrs). https listeners need WithTLS. Default
 // DefaultListener.
 func WithListeners(listeners []string) Opt {
 	return opt(func(c *cfg) { c.listeners = listeners })
@@ -74,6 +86,33 @@ func WithListeners(listeners []string) Opt {
 func WithAdminListeners(listeners []string) Opt {
 	return opt(func(c *cfg) { c.adminListeners, c.adminSet = listeners, true })
 }
+
+// WithTLS sets the TLS configuration of the https listeners (from
+// "listeners.https.ssl.*" or "ssl.*"), and WithAdminTLS that of https
+// admin listeners ("admin.listeners.https.ssl.*" or "ssl.*").
+func WithTLS(c *tls.Config) Opt { return opt(func(o *cfg) { o.tls = c }) }
+
+// WithAdminTLS: see WithTLS.
+func WithAdminTLS(c *tls.Config) Opt { return opt(func(o *cfg) { o.adminTLS = c }) }
+
+// WithClientTLS sets the TLS configuration of the requests this worker
+// forwards to another over https (truststore, and keystore for mTLS).
+func WithClientTLS(c *tls.Config) Opt { return opt(func(o *cfg) { o.clientTLS = c }) }
+
+// WithAuthenticator guards every endpoint of the regular listeners except
+// the signed worker-to-worker ones; a refused request is answered 401 with
+// Apache's plain-text body. Admin listeners are not guarded, as in Apache.
+func WithAuthenticator(a Authenticator) Opt { return opt(func(o *cfg) { o.auth = a }) }
+
+// WithResponseHeaders applies "response.http.headers.config" rules (see
+// ParseHeaderConfig) to every response of the regular listeners.
+func WithResponseHeaders(rules []HeaderRule) Opt {
+	return opt(func(o *cfg) { o.headers = rules })
+}
+
+// WithMaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes);
+// larger bodies are answered 413.
+func WithMaxBodyBytes(n int64) Opt { return opt(func(o *cfg) { o.maxBody = n }) }
 
 // WithLogger sets the logger (default: discard). Request bodies are never
 // logged, as they may hold secrets.
@@ -124,10 +163,26 @@ func (c *cfg) validate() error {
 	if len(c.listeners) == 0 {
 		return errors.New("rest: no listeners configured")
 	}
-	for _, l := range append(append([]string(nil), c.listeners...), c.adminListeners...) {
-		if _, err := listenAddr(l); err != nil {
-			return err
+	check := func(ls []string, tc *tls.Config, keys string) error {
+		for _, l := range ls {
+			scheme, _, err := listenAddr(l)
+			if err != nil {
+				return err
+			}
+			if scheme == "https" && tc == nil {
+				return fmt.Errorf("rest: listener %q is https but no TLS settings are given (%s)", l, keys)
+			}
 		}
+		return nil
+	}
+	if err := check(c.listeners, c.tls, "listeners.https.ssl.* or ssl.*"); err != nil {
+		return err
+	}
+	if err := check(c.adminListeners, c.adminTLS, "admin.listeners.https.ssl.* or ssl.*"); err != nil {
+		return err
+	}
+	if c.maxBody <= 0 {
+		return errors.New("rest: the body limit must be positive")
 	}
 	if c.requestTimeout <= 0 || c.healthTimeout <= 0 || c.shutdownTimeout < 0 {
 		return errors.New("rest: timeouts must be positive")
@@ -135,21 +190,19 @@ func (c *cfg) validate() error {
 	return nil
 }
 
-// listenAddr turns a listener URI into a host:port to listen on.
-func listenAddr(listener string) (string, error) {
+// listenAddr turns a listener URI into its scheme (http or https) and the
+// host:port to listen on.
+func listenAddr(listener string) (scheme, addr string, err error) {
 	u, err := url.Parse(strings.TrimSpace(listener))
 	if err != nil {
-		return "", fmt.Errorf("rest: invalid listener %q: %w", listener, err)
+		return "", "", fmt.Errorf("rest: invalid listener %q: %w", listener, err)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "http":
-	case "https":
-		return "", fmt.Errorf("rest: listener %q: https listeners are not supported yet", listener)
-	default:
-		return "", fmt.Errorf("rest: listener %q: scheme must be http", listener)
+	scheme = strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", "", fmt.Errorf("rest: listener %q: scheme must be http or https", listener)
 	}
 	if u.Port() == "" {
-		return "", fmt.Errorf("rest: listener %q has no port", listener)
+		return "", "", fmt.Errorf("rest: listener %q has no port", listener)
 	}
-	return net.JoinHostPort(u.Hostname(), u.Port()), nil
+	return scheme, net.JoinHostPort(u.Hostname(), u.Port()), nil
 }

@@ -5,6 +5,7 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ type Server struct {
 
 	listeners      []net.Listener
 	adminListeners []net.Listener
+
+	client *http.Client // forwards requests to other workers
 
 	mu      sync.Mutex
 	started bool
@@ -75,16 +78,25 @@ func NewServer(opts ...Opt) (*Server, error) {
 	case len(c.adminListeners) > 0:
 		admin := http.NewServeMux()
 		s.adminRoutes(admin)
-		s.adminHandler = s.wrap(admin)
+		s.adminHandler = s.wrap(admin, false)
 	}
-	s.handler = s.wrap(main)
+	s.handler = s.wrap(main, true)
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = c.clientTLS
+	s.client = &http.Client{
+		Transport: tr,
+		Timeout:   forwardTimeout,
+		// Forwarded requests never follow redirects.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 
 	var err error
-	if s.listeners, err = listen(c.listeners); err != nil {
+	if s.listeners, err = listen(c.listeners, c.tls); err != nil {
 		return nil, err
 	}
 	if c.adminSet {
-		if s.adminListeners, err = listen(c.adminListeners); err != nil {
+		if s.adminListeners, err = listen(c.adminListeners, c.adminTLS); err != nil {
 			closeAll(s.listeners)
 			return nil, err
 		}
@@ -92,10 +104,14 @@ func NewServer(opts ...Opt) (*Server, error) {
 	return s, nil
 }
 
-func listen(listeners []string) ([]net.Listener, error) {
+// listen binds each listener; https ones serve TLS with tc. Every
+// connection is wrapped so that net/http's own plain-text errors go out
+// as JSON (see jsonErrorListener); the wrapper sits above TLS so it sees
+// the clear text.
+func listen(listeners []string, tc *tls.Config) ([]net.Listener, error) {
 	var out []net.Listener
 	for _, l := range listeners {
-		addr, err := listenAddr(l)
+		scheme, addr, err := listenAddr(l)
 		if err != nil {
 			closeAll(out)
 			return nil, err
@@ -105,7 +121,12 @@ func listen(listeners []string) ([]net.Listener, error) {
 			closeAll(out)
 			return nil, fmt.Errorf("rest: listen on %s: %w", l, err)
 		}
-		out = append(out, ln)
+		if scheme == "https" {
+			tc := tc.Clone()
+			tc.NextProtos = []string{"http/1.1"}
+			ln = tls.NewListener(ln, tc)
+		}
+		out = append(out, jsonErrorListener{ln})
 	}
 	return out, nil
 }

@@ -462,7 +462,7 @@ func TestOptions(t *testing.T) {
 		want string
 	}{
 		{"no herder", []Opt{WithListeners([]string{"http://127.0.0.1:0"})}, "WithHerder is required"},
-		{"https", []Opt{WithHerder(newFakeHerder()), WithListeners([]string{"https://:8443"})}, "https listeners are not supported yet"},
+		{"https", []Opt{WithHerder(newFakeHerder()), WithListeners([]string{"https://:8443"})}, "is https but no TLS settings are given"},
 		{"scheme", []Opt{WithHerder(newFakeHerder()), WithListeners([]string{"ftp://:21"})}, "scheme must be http"},
 		{"no port", []Opt{WithHerder(newFakeHerder()), WithListeners([]string{"http://localhost"})}, "has no port"},
 		{"empty", []Opt{WithHerder(newFakeHerder()), WithListeners(nil)}, "no listeners"},

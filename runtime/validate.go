@@ -38,7 +38,7 @@ func JavaMapString(m map[string]string) string {
 func LookupConnectorPlugin(reg *connect.Registry, config map[string]string) (connect.Plugin, error) {
 	class, ok := config[KeyConnectorClass]
 	if !ok || strings.TrimSpace(class) == "" {
-		return connect.Plugin{}, herder.BadRequest("Connector config %s contains no connector type", JavaMapString(config))
+		return connect.Plugin{}, herder.BadRequest("Connector config %s contains no connector type", JavaMapString(RedactSecrets(config)))
 	}
 	p, ok := reg.LookupConnector(class)
 	if !ok {
@@ -260,7 +260,7 @@ func valueInfo(k connect.ConfigKey, v connect.ConfigValue) *herder.ConfigValueIn
 	if v.Value != nil {
 		var s string
 		if raw, ok := v.Value.(string); ok && k.Type != connect.TypePassword {
-			s = raw
+			s = RedactValue(k.Name, raw, false)
 		} else {
 			s = connect.RenderValue(k.Type, v.Value)
 		}
@@ -317,8 +317,10 @@ func PluginInfos(reg *connect.Registry, connectorsOnly bool) []herder.PluginInfo
 }
 
 // RedactConfig returns a copy of config with PASSWORD-typed values of the
-// connector's definition (and the framework's) replaced by [hidden]. Values
-// that reference a config provider (${...}) are kept, as they hold no secret.
+// connector's definition (and the framework's), keys named like secrets
+// under any prefix (IsSecretKey) replaced by [hidden], and credentials in
+// URLs hidden. Values that reference a config provider (${...}) are kept,
+// as they hold no secret.
 func RedactConfig(reg *connect.Registry, config map[string]string) map[string]string {
 	return RedactTaskConfig(reg, config[KeyConnectorClass], config)
 }
@@ -327,32 +329,37 @@ func RedactConfig(reg *connect.Registry, config map[string]string) map[string]st
 // connector class itself, such as a task config: the keys are judged by the
 // definition of connectorClass.
 func RedactTaskConfig(reg *connect.Registry, connectorClass string, config map[string]string) map[string]string {
-	out := maps.Clone(config)
-	p, ok := reg.LookupConnector(connectorClass)
-	if !ok {
-		return out
+	if config == nil {
+		return nil
 	}
-	def := p.ConfigDefOf().With(enrichedFrameworkDef(reg, p.Kind, config))
-	for _, k := range def.Keys() {
-		if k.Type != connect.TypePassword {
-			continue
+	password := map[string]bool{}
+	if p, ok := reg.LookupConnector(connectorClass); ok {
+		def := p.ConfigDefOf().With(enrichedFrameworkDef(reg, p.Kind, config))
+		for _, k := range def.Keys() {
+			if k.Type == connect.TypePassword {
+				password[k.Name] = true
+			}
 		}
-		if v, ok := out[k.Name]; ok && !strings.HasPrefix(strings.TrimSpace(v), "${") {
-			out[k.Name] = connect.HiddenValue
-		}
+	}
+	out := make(map[string]string, len(config))
+	for k, v := range config {
+		out[k] = RedactValue(k, v, password[k])
 	}
 	return out
 }
 
 // RestoreHidden puts back the stored value of every key a client sent as
-// "[hidden]" — what GET returned for a secret — so that a read-modify-write
-// of a config never overwrites a password with the placeholder.
+// GET returned it — "[hidden]" for a secret, a URL with its credentials
+// hidden — so that a read-modify-write of a config never overwrites a
+// password with the placeholder.
 func RestoreHidden(old, updated map[string]string) {
 	for k, v := range updated {
-		if v == connect.HiddenValue {
-			if prev, ok := old[k]; ok {
-				updated[k] = prev
-			}
+		prev, ok := old[k]
+		if !ok || v == prev {
+			continue
+		}
+		if v == connect.HiddenValue || v == RedactURLCredentials(prev) {
+			updated[k] = prev
 		}
 	}
 }

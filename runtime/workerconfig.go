@@ -13,27 +13,33 @@ import (
 
 // Worker configuration keys (Apache's WorkerConfig and StandaloneConfig).
 const (
-	WBootstrapServers    = "bootstrap.servers"
-	WKeyConverter        = "key.converter"
-	WValueConverter      = "value.converter"
-	WHeaderConverter     = "header.converter"
-	WShutdownTimeout     = "task.shutdown.graceful.timeout.ms"
-	WFlushInterval       = "offset.flush.interval.ms"
-	WFlushTimeout        = "offset.flush.timeout.ms"
-	WListeners           = "listeners"
-	WAdvertisedHost      = "rest.advertised.host.name"
-	WAdvertisedPort      = "rest.advertised.port"
-	WAdvertisedListener  = "rest.advertised.listener"
-	WAdminListeners      = "admin.listeners"
-	WPluginPath          = "plugin.path"
-	WTopicTracking       = "topic.tracking.enable"
-	WTopicTrackingReset  = "topic.tracking.allow.reset"
-	WOverridePolicy      = "connector.client.config.override.policy"
-	WAllowOrigin         = "access.control.allow.origin"
-	WAllowMethods        = "access.control.allow.methods"
-	WOffsetFile          = "offset.storage.file.filename"
-	WConfigFile          = "config.storage.file.filename"
-	WClientID            = "client.id"
+	WBootstrapServers   = "bootstrap.servers"
+	WKeyConverter       = "key.converter"
+	WValueConverter     = "value.converter"
+	WHeaderConverter    = "header.converter"
+	WShutdownTimeout    = "task.shutdown.graceful.timeout.ms"
+	WFlushInterval      = "offset.flush.interval.ms"
+	WFlushTimeout       = "offset.flush.timeout.ms"
+	WListeners          = "listeners"
+	WAdvertisedHost     = "rest.advertised.host.name"
+	WAdvertisedPort     = "rest.advertised.port"
+	WAdvertisedListener = "rest.advertised.listener"
+	WAdminListeners     = "admin.listeners"
+	WPluginPath         = "plugin.path"
+	WTopicTracking      = "topic.tracking.enable"
+	WTopicTrackingReset = "topic.tracking.allow.reset"
+	WOverridePolicy     = "connector.client.config.override.policy"
+	WAllowOrigin        = "access.control.allow.origin"
+	WAllowMethods       = "access.control.allow.methods"
+	WOffsetFile         = "offset.storage.file.filename"
+	WConfigFile         = "config.storage.file.filename"
+	WClientID           = "client.id"
+	WRestExtensions     = "rest.extension.classes"
+	WResponseHeaders    = "response.http.headers.config"
+	// WLoginConfig is Ferry's worker key for the JAAS file that Apache
+	// reads from the JVM property of the same name; when unset, a
+	// -Djava.security.auth.login.config=PATH in KAFKA_OPTS is used.
+	WLoginConfig         = "java.security.auth.login.config"
 	DefaultHeaderConvert = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
 )
 
@@ -88,6 +94,9 @@ func WorkerDef(standalone bool) *connect.ConfigDef {
 	def(connect.ConfigKey{Name: WOverridePolicy, Type: connect.TypeString, Default: "All", Importance: connect.Medium, Doc: "Which client overrides connectors may set: All, None or Principal."})
 	def(connect.ConfigKey{Name: WAllowOrigin, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "CORS allowed origin; empty disables CORS."})
 	def(connect.ConfigKey{Name: WAllowMethods, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "CORS allowed methods."})
+	def(connect.ConfigKey{Name: WRestExtensions, Type: connect.TypeList, Default: []string{}, Importance: connect.Low, Doc: "REST extensions to enable. Ferry supports " + "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension" + " (HTTP basic authentication with a JAAS file); any other class is an error."})
+	def(connect.ConfigKey{Name: WResponseHeaders, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Rules for REST response headers: comma-separated [action] [name]:[value], action set, add, setDate or addDate."})
+	def(connect.ConfigKey{Name: WLoginConfig, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Ferry extension: the JAAS file of the basic authentication REST extension (KafkaConnect entry). Apache takes it from the JVM property of the same name; when unset, Ferry reads -Djava.security.auth.login.config=PATH from the KAFKA_OPTS environment variable."})
 	def(connect.ConfigKey{Name: WClientID, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Base client id for Kafka clients."})
 	if standalone {
 		def(connect.ConfigKey{Name: WOffsetFile, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "File holding source connector offsets."})
@@ -132,14 +141,32 @@ func (w *WorkerConfig) ShutdownTimeout() time.Duration {
 }
 
 // AdvertisedURL and WorkerID derive the worker identity (§2.6) from the
-// advertised settings or the first listener; boundAddr is the address the
-// REST server actually listens on, used when the listener's port is 0 or
-// its host empty.
-func (w *WorkerConfig) AdvertisedURL(boundAddr string) (string, string) {
+// advertised settings or a listener; boundAddrs are the addresses the REST
+// server actually listens on, in listener order, used when the listener's
+// port is 0 or its host empty. As in Apache, the listener is the first one
+// of rest.advertised.listener's scheme when set, else the first http one,
+// else the first one.
+func (w *WorkerConfig) AdvertisedURL(boundAddrs []string) (string, string) {
 	scheme, host, port := "http", "", ""
-	if ls := w.List(WListeners); len(ls) > 0 {
-		if u, err := url.Parse(ls[0]); err == nil {
-			scheme = u.Scheme
+	ls := w.List(WListeners)
+	want := strings.ToLower(w.String(WAdvertisedListener))
+	if want == "" {
+		want = "http"
+	}
+	pick := 0
+	for i, l := range ls {
+		if u, err := url.Parse(strings.TrimSpace(l)); err == nil && strings.EqualFold(u.Scheme, want) {
+			pick = i
+			break
+		}
+	}
+	boundAddr := ""
+	if pick < len(boundAddrs) {
+		boundAddr = boundAddrs[pick]
+	}
+	if len(ls) > pick {
+		if u, err := url.Parse(strings.TrimSpace(ls[pick])); err == nil {
+			scheme = strings.ToLower(u.Scheme)
 			host, port, _ = net.SplitHostPort(u.Host)
 		}
 	}

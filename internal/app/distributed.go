@@ -30,24 +30,23 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err != nil {
 		return err
 	}
-	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
-		Version: distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()}})
+	// The REST options are checked before the herder connects anywhere,
+	// so a bad REST setting stops the worker at once.
+	rs, err := restOptions(wcfg, nil, logger, levels)
 	if err != nil {
 		return err
 	}
-
-	restOpts := []rest.Opt{rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
-		rest.WithLogger(logger), rest.WithLevels(levels),
-		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
-		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset))}
-	if wcfg.IsSet(runtime.WAdminListeners) {
-		restOpts = append(restOpts, rest.WithAdminListeners(wcfg.List(runtime.WAdminListeners)))
+	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
+		Version:   distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()},
+		ClientTLS: rs.clientTLS})
+	if err != nil {
+		return err
 	}
-	srv, err := rest.NewServer(restOpts...)
+	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(h))...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)
 	}
-	url, workerID := wcfg.AdvertisedURL(srv.Addrs()[0])
+	url, workerID := wcfg.AdvertisedURL(srv.Addrs())
 	h.SetIdentity(url, workerID)
 	logger.Info("Ferry distributed worker starting", "rest", url, "worker_id", workerID,
 		"group", wcfg.String(runtime.WGroupID), "version", version.Ferry)

@@ -44,19 +44,15 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 	}
 	defer h.Close()
 
-	var restOpts []rest.Opt
-	restOpts = append(restOpts, rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
-		rest.WithLogger(logger), rest.WithLevels(levels),
-		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
-		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset)))
-	if wcfg.IsSet(runtime.WAdminListeners) {
-		restOpts = append(restOpts, rest.WithAdminListeners(wcfg.List(runtime.WAdminListeners)))
+	rs, err := restOptions(wcfg, h, logger, levels)
+	if err != nil {
+		return err
 	}
-	srv, err := rest.NewServer(restOpts...)
+	srv, err := rest.NewServer(rs.opts...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)
 	}
-	url, workerID := wcfg.AdvertisedURL(srv.Addrs()[0])
+	url, workerID := wcfg.AdvertisedURL(srv.Addrs())
 	h.SetWorkerID(workerID)
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -34,6 +34,16 @@ func parseAllowedPaths(v string) (allowedPaths, error) {
 	return out, nil
 }
 
+// mustExist is Apache's start-up check: every allowed path must exist.
+func (a allowedPaths) mustExist() error {
+	for _, p := range a {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s: path %s does not exist", paramAllowedPaths, p)
+		}
+	}
+	return nil
+}
+
 // check returns the cleaned path, or false when it lies outside every
 // allowed path (compared by whole path elements, after removing . and ..).
 func (a allowedPaths) check(path string) (string, bool) {

@@ -81,12 +81,18 @@ func newProvider(class string, params map[string]string) (Provider, error) {
 	switch shortName(class) {
 	case "FileConfigProvider":
 		a, err := parseAllowedPaths(params[paramAllowedPaths])
+		if err == nil {
+			err = a.mustExist()
+		}
 		if err != nil {
 			return nil, err
 		}
 		return fileProvider{allowed: a}, nil
 	case "DirectoryConfigProvider":
 		a, err := parseAllowedPaths(params[paramAllowedPaths])
+		if err == nil {
+			err = a.mustExist()
+		}
 		if err != nil {
 			return nil, err
 		}

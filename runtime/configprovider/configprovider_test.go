@@ -71,6 +71,49 @@ func TestResolveBuiltins(t *testing.T) {
 	}
 }
 
+// The directory provider honours allowed.paths as the file provider does:
+// a directory outside them, or reached through "..", yields nothing.
+func TestDirectoryAllowedPaths(t *testing.T) {
+	root := t.TempDir()
+	allowed := filepath.Join(root, "allowed")
+	other := filepath.Join(root, "other")
+	for _, d := range []string{allowed, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(d, "pw"), "secret-"+filepath.Base(d))
+	}
+	s, err := FromWorker(map[string]string{"config.providers": "dir",
+		"config.providers.dir.class":               DirectoryClass,
+		"config.providers.dir.param.allowed.paths": allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string]string{
+		"in":       "${dir:" + allowed + ":pw}",
+		"out":      "${dir:" + other + ":pw}",
+		"dotdot":   "${dir:" + allowed + "/../other:pw}",
+		"escape":   "${dir:" + allowed + ":../other/pw}",
+		"relative": "${dir:allowed:pw}",
+	}
+	got, err := s.Resolve(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["in"] != "secret-allowed" {
+		t.Errorf("in = %q", got["in"])
+	}
+	for _, k := range []string{"out", "dotdot", "escape", "relative"} {
+		if got[k] != raw[k] {
+			t.Errorf("%s resolved to %q outside allowed.paths", k, got[k])
+		}
+	}
+	if _, err := FromWorker(map[string]string{"config.providers": "dir", "config.providers.dir.class": DirectoryClass,
+		"config.providers.dir.param.allowed.paths": filepath.Join(root, "missing")}); err == nil {
+		t.Error("a non-existing allowed path was accepted")
+	}
+}
+
 func TestResolveErrors(t *testing.T) {
 	s, err := FromWorker(map[string]string{"config.providers": "file,env",
 		"config.providers.file.class": FileClass, "config.providers.env.class": EnvVarClass})

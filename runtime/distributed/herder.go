@@ -12,6 +12,7 @@ package distributed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,9 @@ type Options struct {
 	Registry *connect.Registry
 	Logger   *slog.Logger
 	Version  ServerVersion
+	// ClientTLS configures requests to other workers' https listeners
+	// (nil: Go's defaults).
+	ClientTLS *tls.Config
 }
 
 // Herder is the distributed implementation of herder.Herder.
@@ -85,6 +89,14 @@ type Herder struct {
 	st actorState
 }
 
+// internalClient sends requests to other workers, over https with tc when
+// their advertised URL is https.
+func internalClient(tc *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
+}
+
 // New builds the herder, its stores and its worker. Nothing runs until Run.
 func New(o Options) (*Herder, error) {
 	if o.Logger == nil {
@@ -96,7 +108,7 @@ func New(o Options) (*Herder, error) {
 	}
 	h := &Herder{cfg: c, reg: o.Registry, logger: o.Logger, ver: o.Version,
 		calls: make(chan call), stopped: make(chan struct{}),
-		http: &http.Client{Timeout: 30 * time.Second}}
+		http: internalClient(o.ClientTLS)}
 	h.inbox.init()
 	h.st.init()
 	base := kafkastore.Options{Brokers: c.Brokers(), GroupID: c.String(runtime.WGroupID),
