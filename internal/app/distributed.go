@@ -19,13 +19,25 @@ import (
 // ctx ends; it then stops its work and leaves the group. ready, when set,
 // is called once the REST server listens, with the worker's REST URL (the
 // worker answers /health with 503 until it has completed its first
-// assignment).
+// assignment). It fails at once when the Kafka cluster does not answer
+// within the worker's cluster check timeout, and its shutdown takes at most
+// task.shutdown.graceful.timeout.ms plus ShutdownMargin.
 func RunDistributed(ctx context.Context, workerProps map[string]string,
 	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	wcfg, err := runtime.ParseWorkerConfig(workerProps, false)
 	if err != nil {
 		return err
 	}
+	if err := checkCluster(ctx, wcfg, logger); err != nil {
+		return err
+	}
+	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
+		return runDistributed(ctx, wcfg, logger, levels, ready)
+	})
+}
+
+func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
+	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
@@ -36,7 +48,8 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 		return err
 	}
 
-	restOpts := []rest.Opt{rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
+	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	restOpts := []rest.Opt{rest.WithHerder(distributedWatched{h, watch}), rest.WithListeners(wcfg.List(runtime.WListeners)),
 		rest.WithLogger(logger), rest.WithLevels(levels),
 		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
 		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset))}
@@ -58,5 +71,6 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return h.Run(gctx) })
+	g.Go(func() error { return watch.Run(gctx) })
 	return g.Wait()
 }
