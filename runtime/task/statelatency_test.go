@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/testbed"
 	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/storage/memstore"
 )
 
 // stampedEvents records when each status transition arrived.
@@ -49,9 +51,7 @@ func percentile(ds []time.Duration, p int) time.Duration {
 func TestIdleSinkStateChangeLatency(t *testing.T) {
 	ss := newSinkSetup(t)
 	ev := &stampedEvents{}
-	task := newCollectingSink()
-	spec := baseSpec(t, ss.bootstrap, ss.conn, ev)
-	s, err := NewSink(spec, task, SinkOptions{GroupID: ss.group, Topics: []string{ss.topic}})
+	s, err := NewSink(baseSpec(t, ss.bootstrap, ss.conn, ev), newCollectingSink(), SinkOptions{GroupID: ss.group, Topics: []string{ss.topic}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,29 +59,47 @@ func TestIdleSinkStateChangeLatency(t *testing.T) {
 	ev.waitFor(t, "startup", 1)
 	// Let the consumer join its group and settle into idle polls.
 	waitAssigned(t, s)
+	measureStateChanges(t, "sink", s, ev)
+}
 
+// The same for an idle source task (blocked in Poll, default flush).
+func TestIdleSourceStateChangeLatency(t *testing.T) {
+	bootstrap := testbed.Kafka(t)
+	topic := testbed.UniqueName(t, "src")
+	testbed.CreateTopic(t, bootstrap, topic, 1)
+	ev := &stampedEvents{}
+	src, err := NewSource(baseSpec(t, bootstrap, testbed.UniqueName(t, "conn"), ev), newCountingSource(topic, 0), SourceOptions{Offsets: memstore.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go src.Run(t.Context())
+	ev.waitFor(t, "startup", 1)
+	measureStateChanges(t, "source", src, ev)
+}
+
+func measureStateChanges(t *testing.T, kind string, r Runner, ev *stampedEvents) {
 	const cycles = 50
 	const bound = 5 * time.Second
 	var pauses, resumes []time.Duration
 	for i := range cycles {
 		start := time.Now()
-		s.SetPaused(true)
+		r.SetPaused(true)
 		ev.waitFor(t, "pause", i+1)
 		pauses = append(pauses, ev.last("pause").Sub(start))
 		start = time.Now()
-		s.SetPaused(false)
+		r.SetPaused(false)
 		ev.waitFor(t, "resume", i+1)
 		resumes = append(resumes, ev.last("resume").Sub(start))
 	}
 	start := time.Now()
-	s.Stop()
+	r.Stop()
 	select {
-	case <-s.Done():
+	case <-r.Done():
 	case <-time.After(30 * time.Second):
-		t.Fatal("idle sink did not stop in 30 s")
+		t.Fatalf("idle %s did not stop in 30 s", kind)
 	}
 	stop := time.Since(start)
-	t.Logf("idle sink over %d cycles: pause p50 %v p99 %v, resume p50 %v p99 %v; stop %v",
+	t.Logf("idle %s over %d cycles: pause p50 %v p99 %v, resume p50 %v p99 %v; stop %v", kind,
 		cycles, percentile(pauses, 50), percentile(pauses, 99), percentile(resumes, 50), percentile(resumes, 99), stop)
 	if p := percentile(pauses, 99); p > bound {
 		t.Errorf("pause p99 %v, want under %v", p, bound)
@@ -96,16 +114,10 @@ func TestIdleSinkStateChangeLatency(t *testing.T) {
 
 func waitAssigned(t *testing.T, s *Sink) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testbed.WaitFor(t, 30*time.Second, 10*time.Millisecond, func() (bool, string) {
 		s.mu.Lock()
-		n := len(s.assigned)
-		s.mu.Unlock()
-		if n > 0 {
-			time.Sleep(500 * time.Millisecond)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("no partition assigned in 30 s")
+		defer s.mu.Unlock()
+		return len(s.assigned) > 0, "no partition assigned"
+	})
+	time.Sleep(500 * time.Millisecond)
 }
