@@ -19,13 +19,25 @@ import (
 // ctx ends; it then stops its work and leaves the group. ready, when set,
 // is called once the REST server listens, with the worker's REST URL (the
 // worker answers /health with 503 until it has completed its first
-// assignment).
+// assignment). It fails at once when the Kafka cluster does not answer
+// within the worker's cluster check timeout, and its shutdown takes at most
+// task.shutdown.graceful.timeout.ms plus ShutdownMargin.
 func RunDistributed(ctx context.Context, workerProps map[string]string,
 	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	wcfg, err := runtime.ParseWorkerConfig(workerProps, false)
 	if err != nil {
 		return err
 	}
+	if err := checkCluster(ctx, wcfg, logger); err != nil {
+		return err
+	}
+	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
+		return runDistributed(ctx, wcfg, logger, levels, ready)
+	})
+}
+
+func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
+	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
@@ -42,7 +54,8 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err != nil {
 		return err
 	}
-	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(h))...)
+	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(distributedWatched{h, watch}))...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)
 	}
@@ -57,5 +70,6 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return h.Run(gctx) })
+	g.Go(func() error { return watch.Run(gctx) })
 	return g.Wait()
 }

@@ -21,12 +21,25 @@ import (
 
 // RunStandalone wires and runs a standalone worker until ctx ends. ready,
 // when set, is called once the worker serves requests, with its REST URL.
+// It fails at once when the Kafka cluster does not answer within the
+// worker's cluster check timeout, and its shutdown takes at most
+// task.shutdown.graceful.timeout.ms plus ShutdownMargin.
 func RunStandalone(ctx context.Context, workerProps map[string]string, conns []map[string]string,
 	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	wcfg, err := runtime.ParseWorkerConfig(workerProps, true)
 	if err != nil {
 		return err
 	}
+	if err := checkCluster(ctx, wcfg, logger); err != nil {
+		return err
+	}
+	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
+		return runStandalone(ctx, wcfg, conns, logger, levels, ready)
+	})
+}
+
+func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, conns []map[string]string,
+	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
@@ -43,8 +56,9 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 		return err
 	}
 	defer h.Close()
+	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
 
-	rs, err := restOptions(wcfg, h, logger, levels)
+	rs, err := restOptions(wcfg, standaloneWatched{h, watch}, logger, levels)
 	if err != nil {
 		return err
 	}
@@ -58,6 +72,7 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return h.Run(gctx) })
+	g.Go(func() error { return watch.Run(gctx) })
 	g.Go(func() error {
 		if err := h.Start(gctx, conns); err != nil {
 			return fmt.Errorf("starting connectors: %w", err)

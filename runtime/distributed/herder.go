@@ -232,13 +232,17 @@ func (h *Herder) Run(ctx context.Context) error {
 		h.sink.PutConnector(name, herder.StateUnassigned, nil)
 	}
 	h.bg.Wait()
-	h.sink.flush(5 * time.Second)
+	h.sink.flush(statusFlushTimeout)
 	stopMember()
 	merr := <-memberDone
 	stopSink()
 	<-sinkDone
 	return errors.Join(loopErr, merr)
 }
+
+// statusFlushTimeout bounds the wait for the last status writes at
+// shutdown (nothing is written while the cluster is away).
+const statusFlushTimeout = 3 * time.Second
 
 func (h *Herder) markStopped() { h.stopOnce.Do(func() { close(h.stopped) }) }
 

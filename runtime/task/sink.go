@@ -259,11 +259,16 @@ func (s *Sink) loop(ctx context.Context) error {
 		if stopping {
 			return nil
 		}
+		// The target state read before the poll is applied before it, not
+		// after: a pause or resume that interrupts an idle poll then takes
+		// effect in the next turn, not at the end of the poll after
+		// (which waits for the next commit when no records come).
+		s.applyTargetState(paused)
 		pctx, done := s.ctl.blocking(ctx, gen, max(time.Until(s.nextCommit), time.Millisecond))
 		fetches := s.client.PollFetches(pctx)
 		done()
 		// From here until AllowRebalance no rebalance callback runs.
-		err := s.iteration(ctx, fetches, paused)
+		err := s.iteration(ctx, fetches)
 		if err == nil {
 			s.commitIfDue(ctx)
 		}
@@ -288,14 +293,13 @@ func (s *Sink) commitIfDue(ctx context.Context) {
 	s.nextCommit = time.Now().Add(s.opts.CommitInterval)
 }
 
-func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches, paused bool) error {
+func (s *Sink) iteration(ctx context.Context, fetches kgo.Fetches) error {
 	s.mu.Lock()
 	cbErr := s.cbErr
 	s.mu.Unlock()
 	if cbErr != nil {
 		return cbErr
 	}
-	s.applyTargetState(paused)
 	s.mu.Lock()
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) > 0 {

@@ -49,6 +49,9 @@ type Message struct {
 	Key, Value []byte
 }
 
+// DeliveryTimeout bounds how long a written record is retried.
+const DeliveryTimeout = 2 * time.Minute
+
 // Log is a running compacted-topic log. Create it with New, then Start it.
 type Log struct {
 	cfg Config
@@ -105,6 +108,10 @@ func (l *Log) Start(ctx context.Context) error {
 		// An idle fetch returns at once when data arrives; the short wait
 		// only bounds how late newly discovered partitions join.
 		kgo.FetchMaxWait(500 * time.Millisecond),
+		// Apache's producer default (delivery.timeout.ms): a write the
+		// cluster does not take within it fails instead of being retried
+		// for as long as the worker runs.
+		kgo.RecordDeliveryTimeout(DeliveryTimeout),
 	}
 	if l.cfg.ClientID != "" {
 		opts = append(opts, kgo.ClientID(l.cfg.ClientID))
@@ -313,8 +320,27 @@ func (l *Log) SendBatch(ctx context.Context, msgs []Message) ([]*kgo.Record, err
 	for i, m := range msgs {
 		rs[i] = &kgo.Record{Topic: l.cfg.Topic, Key: m.Key, Value: m.Value}
 	}
-	if err := l.client.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		return nil, fmt.Errorf("write to %s: %w", l.cfg.Topic, err)
+	// ProduceSync would not return on ctx: an idempotent producer cannot
+	// drop a batch it has sent once, so it keeps retrying it while the
+	// cluster is away. The wait ends with ctx instead; the records then
+	// stay in the client until delivered, timed out, or the log stops.
+	results := make(chan error, len(rs))
+	for _, r := range rs {
+		l.client.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
+	}
+	var first error
+	for range rs {
+		select {
+		case err := <-results:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("write to %s: %w (the write may still complete)", l.cfg.Topic, ctx.Err())
+		}
+	}
+	if first != nil {
+		return nil, fmt.Errorf("write to %s: %w", l.cfg.Topic, first)
 	}
 	return rs, nil
 }

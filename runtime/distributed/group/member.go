@@ -24,6 +24,9 @@ const (
 	DefaultMaxDelay          = 300 * time.Second
 )
 
+// leaveTimeout bounds the LeaveGroup request a stopping member sends.
+const leaveTimeout = 3 * time.Second
+
 // maxRetryBackoff caps the backoff between failed join attempts
 // (retry.backoff.max.ms).
 const maxRetryBackoff = time.Second
@@ -727,7 +730,9 @@ func (m *Member) sendLeave(ctx context.Context) {
 	lm.MemberID = id
 	lm.Reason = kmsg.StringPtr("the worker is leaving the group")
 	req.Members = []kmsg.LeaveGroupRequestMember{lm}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.SessionTimeout)
+	// Leaving is a courtesy that saves the others a session timeout; a
+	// shutdown does not wait longer than leaveTimeout for it.
+	ctx, cancel := context.WithTimeout(ctx, min(m.cfg.SessionTimeout, leaveTimeout))
 	defer cancel()
 	resp, err := req.RequestWith(ctx, m.cfg.Client)
 	if err == nil {

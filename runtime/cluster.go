@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DefaultClusterCheckTimeout bounds the start-up check of the Kafka cluster
+// when the worker properties do not set default.api.timeout.ms (Apache's
+// admin client waits 60 s there; a worker pointed at nothing should say so
+// sooner).
+const DefaultClusterCheckTimeout = 30 * time.Second
+
+// Defaults of the cluster watch: how often it asks the cluster for its
+// metadata, and how long one attempt may take before the cluster counts as
+// unreachable.
+const (
+	DefaultClusterWatchInterval = 2 * time.Second
+	DefaultClusterWatchTimeout  = 3 * time.Second
+)
+
+// ClusterCheckTimeout is how long the worker waits at start for the Kafka
+// cluster: default.api.timeout.ms when set, else DefaultClusterCheckTimeout.
+func (w *WorkerConfig) ClusterCheckTimeout() time.Duration {
+	if d, ok := msOpt(w.Raw["default.api.timeout.ms"]); ok && d > 0 {
+		return d
+	}
+	return DefaultClusterCheckTimeout
+}
+
+// ClusterClientOpts are the options of the worker's own Kafka clients
+// (seed brokers, client id and the worker's client settings).
+func (w *WorkerConfig) ClusterClientOpts(clientID string) []kgo.Opt {
+	return baseClientOpts(w, clientID)
+}
+
+// CheckCluster connects to bootstrap.servers and reads the cluster's
+// metadata, as Apache's worker looks up the cluster id before it starts.
+// It returns the cluster id, or an error naming the servers tried once
+// ClusterCheckTimeout passed without an answer.
+func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
+	timeout := w.ClusterCheckTimeout()
+	cl, err := kgo.NewClient(w.ClusterClientOpts("connect-cluster-check")...)
+	if err != nil {
+		return "", fmt.Errorf("creating a Kafka client for bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A refused connection fails an attempt at once; a broker that is
+	// still starting gets the whole timeout, as Apache's admin client
+	// retries until its own.
+	var last error
+	for {
+		id, err := describeCluster(ctx, cl)
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return "", clusterError(w.Brokers(), timeout, last)
+		case <-time.After(clusterCheckBackoff):
+		}
+	}
+}
+
+// clusterCheckBackoff spaces the start-up attempts to reach the cluster.
+const clusterCheckBackoff = 500 * time.Millisecond
+
+// describeCluster asks a broker for the cluster's metadata (no topics). It
+// bypasses the client's metadata cache, which would answer for a cluster
+// that is gone.
+func describeCluster(ctx context.Context, cl *kgo.Client) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "", err
+	}
+	if resp.ClusterID == nil {
+		return "", nil
+	}
+	return *resp.ClusterID, nil
+}
+
+func clusterError(brokers []string, timeout time.Duration, err error) error {
+	return fmt.Errorf("could not connect to the Kafka cluster at bootstrap.servers=%s within %v: %w; "+
+		"check the worker's bootstrap.servers and security settings",
+		strings.Join(brokers, ","), timeout, err)
+}
+
+// ClusterWatch notices when the Kafka cluster the worker uses stops
+// answering, and when it is back: it logs a warning naming the brokers on
+// the first failed check and reports the failure through Err until a check
+// succeeds again. Health checks consult it.
+type ClusterWatch struct {
+	brokers  []string
+	opts     []kgo.Opt
+	interval time.Duration
+	timeout  time.Duration
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	err   error
+	since time.Time
+}
+
+// NewClusterWatch prepares a watch of the worker's cluster; nothing runs
+// until Run. Zero durations take the defaults.
+func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout time.Duration) *ClusterWatch {
+	if interval <= 0 {
+		interval = DefaultClusterWatchInterval
+	}
+	if timeout <= 0 {
+		timeout = DefaultClusterWatchTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &ClusterWatch{brokers: w.Brokers(), opts: w.ClusterClientOpts("connect-cluster-watch"),
+		interval: interval, timeout: timeout, log: logger}
+}
+
+// Problem is empty while the cluster answers, else a sentence saying since
+// when and why it does not.
+func (c *ClusterWatch) Problem() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ""
+	}
+	return fmt.Sprintf("The Kafka cluster at bootstrap.servers=%s has been unreachable since %s: %v.",
+		strings.Join(c.brokers, ","), c.since.UTC().Format(time.RFC3339), c.err)
+}
+
+// Run checks the cluster every interval until ctx ends.
+func (c *ClusterWatch) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(c.opts...)
+	if err != nil {
+		return fmt.Errorf("creating the Kafka cluster watch client: %w", err)
+	}
+	defer cl.Close()
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		c.check(ctx, cl)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *ClusterWatch) check(ctx context.Context, cl *kgo.Client) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	_, err := describeCluster(rctx, cl)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	brokers := strings.Join(c.brokers, ",")
+	switch {
+	case err != nil && c.err == nil:
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v", c.timeout)
+		}
+		c.err = err
+		c.since = time.Now()
+		c.log.Warn("lost contact with the Kafka cluster; tasks cannot read or write until it is back",
+			"bootstrap.servers", brokers, "error", err)
+	case err == nil && c.err != nil:
+		c.log.Info("the Kafka cluster is reachable again", "bootstrap.servers", brokers,
+			"unreachable_for", time.Since(c.since).Round(time.Millisecond))
+		c.err = nil
+	}
+}
