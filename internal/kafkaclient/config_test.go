@@ -131,7 +131,7 @@ func TestCheckWorker(t *testing.T) {
 func TestPolicy(t *testing.T) {
 	for in, want := range map[string]Policy{"All": PolicyAll, "None": PolicyNone, "Principal": PolicyPrincipal,
 		"org.apache.kafka.connect.connector.policy.PrincipalConnectorClientConfigOverridePolicy": PolicyPrincipal,
-		"NoneConnectorClientConfigOverridePolicy":                                                 PolicyNone} {
+		"NoneConnectorClientConfigOverridePolicy":                                                PolicyNone} {
 		if got, err := ParsePolicy(in); err != nil || got != want {
 			t.Errorf("%s: %v %v", in, got, err)
 		}

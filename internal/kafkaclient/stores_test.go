@@ -76,7 +76,9 @@ func (p *testPKI) write(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-func pemOf(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+func pemOf(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
 
 func (p *testPKI) clientKeyPEM(t *testing.T) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(p.clientKey)
