@@ -1,92 +1,142 @@
 package runtime
 
 import (
-	"strconv"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
-	"time"
 
+	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Kafka client settings reach Ferry as Apache's Java client property names
-// (worker producer.* / consumer.*, connector producer.override.* /
-// consumer.override.*). These helpers translate the ones franz-go has a
-// counterpart for; the rest are accepted and ignored.
+// Every Kafka client of the worker is configured through kafkaclient from
+// Apache's Java client property names, with Apache's rules for which keys
+// reach which client (worker top-level keys, producer./consumer./admin.
+// prefixes, connector *.override. keys under the override policy).
 
-// baseClientOpts returns the options every client of the worker shares.
-func baseClientOpts(w *WorkerConfig, clientID string) []kgo.Opt {
+// KafkaOpts returns the options of the worker's own clients (group member,
+// internal topics, shared admin): bootstrap.servers and the top-level
+// connection and security keys. clientID may be empty.
+func (w *WorkerConfig) KafkaOpts(logger *slog.Logger, clientID string) ([]kgo.Opt, error) {
+	props := kafkaclient.Props(kafkaclient.Worker, w.Raw, nil)
+	b, err := kafkaclient.Build(kafkaclient.Worker, props)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Kafka client configuration: %w", err)
+	}
 	opts := []kgo.Opt{kgo.SeedBrokers(w.Brokers()...)}
 	if clientID != "" {
 		opts = append(opts, kgo.ClientID(clientID))
 	}
-	return opts
-}
-
-func msOpt(v string) (time.Duration, bool) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
+	if logger != nil {
+		opts = append(opts, kafkaclient.Logger(logger, clientID))
 	}
-	return time.Duration(n) * time.Millisecond, true
+	return append(opts, b.Opts...), nil
 }
 
-// producerOpts maps Java producer properties to franz-go options.
-func producerOpts(props map[string]string) []kgo.Opt {
-	var opts []kgo.Opt
-	for k, v := range props {
-		switch k {
-		case "linger.ms":
-			if d, ok := msOpt(v); ok {
-				opts = append(opts, kgo.ProducerLinger(d))
+// OverridePolicy is connector.client.config.override.policy (checked by
+// ParseWorkerConfig).
+func (w *WorkerConfig) OverridePolicy() kafkaclient.Policy {
+	p, _ := kafkaclient.ParsePolicy(w.String(WOverridePolicy))
+	return p
+}
+
+// connectorClientOpts builds the options of a connector's producer,
+// consumer or admin client: the worker's prefixed keys and the connector's
+// overrides, which the override policy must allow.
+func (w *Worker) connectorClientOpts(kind kafkaclient.Kind, connConfig map[string]string, clientID string, logger *slog.Logger) ([]kgo.Opt, error) {
+	prefix := map[kafkaclient.Kind]string{kafkaclient.Producer: kafkaclient.ProducerOverridePrefix,
+		kafkaclient.Consumer: kafkaclient.ConsumerOverridePrefix, kafkaclient.Admin: kafkaclient.AdminOverridePrefix}[kind]
+	if err := w.cfg.OverridePolicy().Check(connConfig, prefix); err != nil {
+		return nil, err
+	}
+	props := kafkaclient.Props(kind, w.cfg.Raw, connConfig)
+	b, err := kafkaclient.Build(kind, props)
+	if err != nil {
+		return nil, fmt.Errorf("invalid %s configuration for %s: %w", kind, clientID, err)
+	}
+	b.LogWarnings(logger, clientID)
+	opts := []kgo.Opt{kgo.SeedBrokers(kafkaclient.Brokers(props)...), kgo.ClientID(clientID), kafkaclient.Logger(logger, clientID)}
+	return append(opts, b.Opts...), nil
+}
+
+// ValidateOption adds context to ValidateConnectorConfig.
+type ValidateOption func(*validateOptions)
+
+type validateOptions struct {
+	worker *WorkerConfig
+	logger *slog.Logger
+}
+
+// WithWorker checks the connector's client overrides against the worker's
+// override policy and client settings; warnings go to logger.
+func WithWorker(w *WorkerConfig, logger *slog.Logger) ValidateOption {
+	return func(o *validateOptions) { o.worker, o.logger = w, logger }
+}
+
+// clientOverrideErrors validates the override keys Apache validates for a
+// connector of this kind: policy violations and security settings the
+// clients cannot honour, per connector key.
+func clientOverrideErrors(w *WorkerConfig, logger *slog.Logger, kind connect.PluginKind, config map[string]string) map[string][]string {
+	out := map[string][]string{}
+	policy := w.OverridePolicy()
+	for k, msg := range policy.Violations(config, kafkaclient.OverridePrefixes(kind == connect.KindSource, strings.TrimSpace(config[KeyDLQTopic]) != "")...) {
+		out[k] = append(out[k], msg)
+	}
+	kinds := map[string]kafkaclient.Kind{kafkaclient.ProducerOverridePrefix: kafkaclient.Producer,
+		kafkaclient.ConsumerOverridePrefix: kafkaclient.Consumer, kafkaclient.AdminOverridePrefix: kafkaclient.Admin}
+	for _, prefix := range kafkaclient.OverridePrefixes(kind == connect.KindSource, strings.TrimSpace(config[KeyDLQTopic]) != "") {
+		var keys []string
+		for k := range config {
+			if strings.HasPrefix(k, prefix) {
+				keys = append(keys, k)
 			}
-		case "batch.size":
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
+		}
+		if len(keys) == 0 {
+			continue // the worker's own settings were checked at start
+		}
+		slices.Sort(keys)
+		ck := kinds[prefix]
+		b, err := kafkaclient.Build(ck, kafkaclient.Props(ck, w.Raw, config))
+		if err != nil {
+			for _, e := range unjoin(err) {
+				key := keys[0]
+				var ue *kafkaclient.UnsupportedError
+				if errors.As(e, &ue) {
+					if _, ok := config[prefix+ue.Key]; ok {
+						key = prefix + ue.Key
+					}
+				}
+				out[key] = append(out[key], e.Error())
 			}
-		case "compression.type":
-			switch strings.TrimSpace(v) {
-			case "gzip":
-				opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
-			case "snappy":
-				opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
-			case "lz4":
-				opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
-			case "zstd":
-				opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
-			case "none":
-				opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+			continue
+		}
+		if logger != nil {
+			var warnings []string
+			if ck == kafkaclient.Admin {
+				warnings = kafkaclient.Warnings(ck, connect.StripPrefix(config, prefix))
+			} else {
+				warnings = b.Warnings
 			}
-		case "client.id":
-			opts = append(opts, kgo.ClientID(strings.TrimSpace(v)))
+			for _, msg := range warnings {
+				logger.Warn(msg, "connector", config[KeyName])
+			}
 		}
 	}
-	return opts
+	return out
 }
 
-// consumerOpts maps Java consumer properties to franz-go options.
-func consumerOpts(props map[string]string) []kgo.Opt {
-	var opts []kgo.Opt
-	for k, v := range props {
-		switch k {
-		case "fetch.max.bytes":
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				opts = append(opts, kgo.FetchMaxBytes(int32(n)))
-			}
-		case "max.partition.fetch.bytes":
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				opts = append(opts, kgo.FetchMaxPartitionBytes(int32(n)))
-			}
-		case "session.timeout.ms":
-			if d, ok := msOpt(v); ok {
-				opts = append(opts, kgo.SessionTimeout(d))
-			}
-		case "heartbeat.interval.ms":
-			if d, ok := msOpt(v); ok {
-				opts = append(opts, kgo.HeartbeatInterval(d))
-			}
-		case "client.id":
-			opts = append(opts, kgo.ClientID(strings.TrimSpace(v)))
-		}
+// unjoin flattens errors.Join trees into their leaves.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return opts
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }

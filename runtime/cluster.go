@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,16 +31,10 @@ const (
 // ClusterCheckTimeout is how long the worker waits at start for the Kafka
 // cluster: default.api.timeout.ms when set, else DefaultClusterCheckTimeout.
 func (w *WorkerConfig) ClusterCheckTimeout() time.Duration {
-	if d, ok := msOpt(w.Raw["default.api.timeout.ms"]); ok && d > 0 {
-		return d
+	if n, err := strconv.ParseInt(strings.TrimSpace(w.Raw["default.api.timeout.ms"]), 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Millisecond
 	}
 	return DefaultClusterCheckTimeout
-}
-
-// ClusterClientOpts are the options of the worker's own Kafka clients
-// (seed brokers, client id and the worker's client settings).
-func (w *WorkerConfig) ClusterClientOpts(clientID string) []kgo.Opt {
-	return baseClientOpts(w, clientID)
 }
 
 // CheckCluster connects to bootstrap.servers and reads the cluster's
@@ -48,7 +43,11 @@ func (w *WorkerConfig) ClusterClientOpts(clientID string) []kgo.Opt {
 // ClusterCheckTimeout passed without an answer.
 func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
 	timeout := w.ClusterCheckTimeout()
-	cl, err := kgo.NewClient(w.ClusterClientOpts("connect-cluster-check")...)
+	opts, err := w.KafkaOpts(nil, "connect-cluster-check")
+	if err != nil {
+		return "", err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return "", fmt.Errorf("creating a Kafka client for bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), err)
 	}
@@ -107,6 +106,7 @@ func clusterError(brokers []string, timeout time.Duration, err error) error {
 type ClusterWatch struct {
 	brokers  []string
 	opts     []kgo.Opt
+	optsErr  error
 	interval time.Duration
 	timeout  time.Duration
 	log      *slog.Logger
@@ -128,7 +128,10 @@ func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout tim
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ClusterWatch{brokers: w.Brokers(), opts: w.ClusterClientOpts("connect-cluster-watch"),
+	// A bad client setting is refused when the worker starts; should it
+	// reach here, Run reports it instead of watching with other settings.
+	opts, err := w.KafkaOpts(nil, "connect-cluster-watch")
+	return &ClusterWatch{brokers: w.Brokers(), opts: opts, optsErr: err,
 		interval: interval, timeout: timeout, log: logger}
 }
 
@@ -146,6 +149,9 @@ func (c *ClusterWatch) Problem() string {
 
 // Run checks the cluster every interval until ctx ends.
 func (c *ClusterWatch) Run(ctx context.Context) error {
+	if c.optsErr != nil {
+		return c.optsErr
+	}
 	cl, err := kgo.NewClient(c.opts...)
 	if err != nil {
 		return fmt.Errorf("creating the Kafka cluster watch client: %w", err)

@@ -82,3 +82,7 @@ func RedactSecrets(config map[string]string) map[string]string {
 	}
 	return out
 }
+
+// RedactProps returns a copy of props with every secret hidden as
+// RedactSecrets does, for logging worker or client properties.
+func RedactProps(props map[string]string) map[string]string { return RedactSecrets(props) }

@@ -62,7 +62,16 @@ type section struct {
 // ValidateConnectorConfig validates a connector config the way
 // PUT /connector-plugins/{p}/config/validate reports it. The error is
 // non-nil only when the connector class cannot be resolved.
-func ValidateConnectorConfig(reg *connect.Registry, config map[string]string) (*herder.ConfigInfos, connect.Plugin, error) {
+//
+// With WithWorker, the connector's producer.override., consumer.override.
+// and admin.override. keys are checked against the worker's override policy
+// and merged with its client settings: a security setting Ferry cannot
+// honour is an error, other unsupported properties are logged as warnings.
+func ValidateConnectorConfig(reg *connect.Registry, config map[string]string, opts ...ValidateOption) (*herder.ConfigInfos, connect.Plugin, error) {
+	var vo validateOptions
+	for _, o := range opts {
+		o(&vo)
+	}
 	plugin, err := LookupConnectorPlugin(reg, config)
 	if err != nil {
 		return nil, plugin, err
@@ -84,6 +93,12 @@ func ValidateConnectorConfig(reg *connect.Registry, config map[string]string) (*
 	}
 	if cv, ok := plugin.New().(connect.ConfigValidator); ok {
 		for k, errs := range cv.ValidateConfig(config) {
+			extra[k] = append(extra[k], errs...)
+		}
+	}
+
+	if vo.worker != nil {
+		for k, errs := range clientOverrideErrors(vo.worker, vo.logger, plugin.Kind, config) {
 			extra[k] = append(extra[k], errs...)
 		}
 	}
@@ -121,6 +136,9 @@ func ValidateConnectorConfig(reg *connect.Registry, config map[string]string) (*
 	var undefined []herder.ConfigInfo
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		val := config[k]
+		if IsSecretKey(k) && !strings.HasPrefix(strings.TrimSpace(val), "${") {
+			val = connect.HiddenValue
+		}
 		undefined = append(undefined, herder.ConfigInfo{Value: &herder.ConfigValueInfo{Name: k, Value: &val, RecommendedValues: []string{}, Errors: extra[k], Visible: true}})
 		infos.ErrorCount += len(extra[k])
 	}

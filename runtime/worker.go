@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/configprovider"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/runtime/task"
@@ -101,6 +102,9 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	providers, err := configprovider.FromWorker(o.Config.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
+	for _, msg := range o.Config.ClientWarnings {
+		o.Logger.Warn(msg)
 	}
 	return &Worker{cfg: o.Config, reg: o.Registry, offsets: o.Offsets, status: o.Status, logger: o.Logger,
 		workerID: o.WorkerID, onReconfigure: o.OnReconfigure, providers: providers,
@@ -371,9 +375,10 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 	}
 	spec.DLQ = dlqSpec(plugin.Kind, connConfig)
 	if spec.DLQ.Topic != "" {
-		spec.DLQ.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-dlq-producer-%s-%d", id.Connector, id.Task)),
-			producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
-		spec.DLQ.KafkaOpts = append(spec.DLQ.KafkaOpts, producerOpts(connect.StripPrefix(connConfig, "producer.override."))...)
+		spec.DLQ.KafkaOpts, err = w.connectorClientOpts(kafkaclient.Producer, connConfig, fmt.Sprintf("connector-dlq-producer-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
 	}
 	chain, err := BuildTransformChain(w.reg, connConfig)
 	if err != nil {
@@ -397,10 +402,12 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		}
 		// Apache's producer default is compression.type=none (franz-go's is
 		// snappy); producer.* and producer.override.* may change it.
-		spec.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task)),
-			kgo.ProducerBatchCompression(kgo.NoCompression()))
-		spec.KafkaOpts = append(spec.KafkaOpts, producerOpts(connect.StripPrefix(w.cfg.Raw, "producer."))...)
-		spec.KafkaOpts = append(spec.KafkaOpts, producerOpts(connect.StripPrefix(connConfig, "producer.override."))...)
+		var opts []kgo.Opt
+		opts, err = w.connectorClientOpts(kafkaclient.Producer, connConfig, fmt.Sprintf("connector-producer-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
+		spec.KafkaOpts = append([]kgo.Opt{kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)
 		runner, err = task.NewSource(spec, t.NewTask(), task.SourceOptions{
 			Offsets: w.offsets, FlushInterval: w.cfg.FlushInterval(), FlushTimeout: w.cfg.FlushTimeout(),
 		})
@@ -409,11 +416,11 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		if !ok {
 			return fmt.Errorf("plugin %s is not a sink connector", plugin.Class)
 		}
-		overrides := connect.StripPrefix(connConfig, "consumer.override.")
 		groupID := SinkGroupID(connConfig)
-		spec.KafkaOpts = append(baseClientOpts(w.cfg, fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task)),
-			consumerOpts(connect.StripPrefix(w.cfg.Raw, "consumer."))...)
-		spec.KafkaOpts = append(spec.KafkaOpts, consumerOpts(overrides)...)
+		spec.KafkaOpts, err = w.connectorClientOpts(kafkaclient.Consumer, connConfig, fmt.Sprintf("connector-consumer-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
 		runner, err = task.NewSink(spec, t.NewTask(), task.SinkOptions{
 			GroupID: groupID, Topics: fw.List(KeyTopics), TopicsRegex: fw.String(KeyTopicsRegex),
 			CommitInterval: w.cfg.FlushInterval(), CommitTimeout: w.cfg.FlushTimeout(),

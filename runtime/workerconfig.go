@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 )
 
 // Worker configuration keys (Apache's WorkerConfig and StandaloneConfig).
@@ -111,6 +112,9 @@ func WorkerDef(standalone bool) *connect.ConfigDef {
 type WorkerConfig struct {
 	*connect.Config
 	Raw map[string]string
+	// ClientWarnings name the Kafka client properties Ferry ignores; the
+	// worker logs them when it starts.
+	ClientWarnings []string
 }
 
 // ParseWorkerConfig parses worker properties.
@@ -119,7 +123,16 @@ func ParseWorkerConfig(props map[string]string, standalone bool) (*WorkerConfig,
 	if err != nil {
 		return nil, fmt.Errorf("invalid worker configuration: %w", err)
 	}
-	return &WorkerConfig{Config: c, Raw: props}, nil
+	if _, err := kafkaclient.ParsePolicy(c.String(WOverridePolicy)); err != nil {
+		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
+	// A security setting the clients cannot honour stops the worker here,
+	// before it connects anywhere.
+	warnings, err := kafkaclient.CheckWorker(props)
+	if err != nil {
+		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
+	return &WorkerConfig{Config: c, Raw: props, ClientWarnings: warnings}, nil
 }
 
 // Brokers returns bootstrap.servers.

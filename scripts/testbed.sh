@@ -45,6 +45,26 @@ Commands:
   stop-kafka [--dir D]
       SIGTERM the broker started in D, wait up to 30 s, then SIGKILL.
 
+  start-kafka-secure [--port P] [--dir D]
+      Like start-kafka, plus TLS and SASL listeners and ACLs (StandardAuthorizer):
+        P    PLAINTEXT       clients are User:ANONYMOUS, a super user (set-up, checks)
+        P+1  CONTROLLER
+        P+2  SSL             client certificate required (mTLS); D/certs/client.*
+                             authenticates as User:CN=connect
+        P+3  SASL_SSL        SCRAM-SHA-512
+        P+4  SASL_PLAINTEXT  PLAIN
+      Users (SCRAM credentials made at format time, PLAIN ones in the listener's JAAS):
+      admin/admin-secret (super user), connect/connect-secret (ALLOW ALL on every
+      topic, group, transactional id and the cluster), noacl/noacl-secret (no ACL).
+      Certificates in D/certs (openssl and keytool; store passwords "changeit"):
+      ca.pem, client.pem (PKCS#8 key, certificate, CA), client.key, client.crt,
+      client.p12, client.jks, truststore.p12, truststore.jks, broker.pem and
+      other-ca.pem (an unrelated CA). Prints on stdout:
+        FERRY_TEST_KAFKA_SECURE=127.0.0.1:P       FERRY_TEST_KAFKA_SSL=127.0.0.1:P+2
+        FERRY_TEST_KAFKA_SASL_SSL=127.0.0.1:P+3   FERRY_TEST_KAFKA_SASL_PLAINTEXT=127.0.0.1:P+4
+        FERRY_TEST_KAFKA_CERTS=D/certs
+      Default port 19192, default D $FERRY_STATE/kafka-secure; stop it with stop-kafka --dir D.
+
   start-connect --properties FILE [--standalone|--distributed] [--dir D] [CONNECTOR...]
       Start Apache's reference Connect worker with worker config FILE.
       The mode is distributed when FILE sets group.id, standalone otherwise, unless
@@ -398,6 +418,140 @@ EOF
 	await_ready kafka "$pidfile" "$out" 90 0.5 kafka_ready "$out" "$addr"
 	log "kafka: ready on $addr after $((SECONDS - start)) s"
 	echo "FERRY_TEST_KAFKA=$addr"
+}
+
+# make_test_certs DIR: a CA, a broker and a client certificate (both with
+# DNS:localhost and IP:127.0.0.1, as clients dial 127.0.0.1 with host name checks on)
+# and an unrelated CA, in PEM, PKCS12 and JKS.
+make_test_certs() {
+	local d=$1 pw=changeit n
+	command -v openssl >/dev/null || die "openssl not found"
+	command -v keytool >/dev/null || die "keytool not found (it comes with the JDK)"
+	rm -rf "$d"
+	mkdir -p "$d"
+	for n in ca other-ca; do
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/$n.key" -out "$d/$n.pem" -days 3650 \
+			-subj "/CN=ferry-test-$n" -addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || die "openssl: cannot make $n"
+	done
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext"
+	for n in broker client; do
+		local cn=localhost
+		[[ $n == client ]] && cn=connect
+		openssl req -newkey rsa:2048 -nodes -keyout "$d/$n.key" -out "$d/$n.csr" -subj "/CN=$cn" 2>/dev/null &&
+			openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+				-out "$d/$n.crt" -days 3650 -extfile "$d/san.ext" 2>/dev/null || die "openssl: cannot make $n"
+		# OpenSSL 3 writes PKCS#8 keys, the form Kafka's PEM key stores need.
+		cat "$d/$n.key" "$d/$n.crt" "$d/ca.pem" >"$d/$n.pem"
+	done
+	openssl pkcs12 -export -in "$d/client.crt" -inkey "$d/client.key" -certfile "$d/ca.pem" -name client \
+		-out "$d/client.p12" -passout "pass:$pw" || die "openssl: cannot make client.p12"
+	keytool -importkeystore -noprompt -srckeystore "$d/client.p12" -srcstoretype PKCS12 -srcstorepass "$pw" \
+		-destkeystore "$d/client.jks" -deststoretype JKS -deststorepass "$pw" >/dev/null 2>&1 ||
+		die "keytool: cannot make client.jks"
+	keytool -importcert -noprompt -alias ca -file "$d/ca.pem" -storetype PKCS12 \
+		-keystore "$d/truststore.p12" -storepass "$pw" >/dev/null 2>&1 || die "keytool: cannot make truststore.p12"
+	keytool -importcert -noprompt -alias ca -file "$d/ca.pem" -storetype JKS \
+		-keystore "$d/truststore.jks" -storepass "$pw" >/dev/null 2>&1 || die "keytool: cannot make truststore.jks"
+	rm -f "$d"/*.csr "$d"/*.srl "$d/san.ext"
+}
+
+cmd_start_kafka_secure() {
+	local port=19192 dir="$STATE/kafka-secure"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "start-kafka-secure: unknown argument $1" ;;
+		esac
+	done
+	[[ $port =~ ^[0-9]+$ ]] || die "bad port $port"
+	local cport=$((port + 1)) sslport=$((port + 2)) scramport=$((port + 3)) plainport=$((port + 4))
+	local addr="127.0.0.1:$port"
+	check_java
+	need_jars "$KAFKA_LIB"
+	command -v kcat >/dev/null || die "kcat not found; run scripts/testbed.sh install"
+
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/kafka.pid" out="$dir/broker.out" conf="$dir/server.properties" certs="$dir/certs"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		die "a broker (pid $(cat "$pidfile")) is still running in $dir; stop it with: $0 stop-kafka --dir $dir"
+	fi
+	local p
+	for p in "$port" "$cport" "$sslport" "$scramport" "$plainport"; do
+		port_busy "$p" && die "port $p on 127.0.0.1 is already in use (pick another with --port)"
+	done
+	local start=$SECONDS
+	make_test_certs "$certs"
+
+	rm -rf "$dir/data" "$dir/logs"
+	mkdir -p "$dir/data" "$dir/logs"
+	local plain_users='user_admin="admin-secret" user_connect="connect-secret" user_noacl="noacl-secret"'
+	cat >"$conf" <<EOF
+# Written by scripts/testbed.sh: single-node KRaft broker+controller on loopback with
+# TLS and SASL listeners and ACLs.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SSL://127.0.0.1:$sslport,SASL_SSL://127.0.0.1:$scramport,SASL_PLAINTEXT://127.0.0.1:$plainport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SSL://127.0.0.1:$sslport,SASL_SSL://127.0.0.1:$scramport,SASL_PLAINTEXT://127.0.0.1:$plainport
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+ssl.keystore.type=PEM
+ssl.keystore.location=$certs/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$certs/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required $plain_users;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+allow.everyone.if.no.acl.found=false
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+EOF
+	local cid u
+	cid=$(cluster_id)
+	local scram=()
+	for u in admin connect noacl; do
+		scram+=(--add-scram "SCRAM-SHA-512=[name=$u,password=$u-secret]")
+	done
+	"$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONF" -cp "$KAFKA_LIB/*" \
+		kafka.tools.StorageTool format -t "$cid" -c "$conf" "${scram[@]}" >"$out.format" 2>&1 ||
+		die "StorageTool format failed: $(tail -n 20 "$out.format")"
+
+	launch "$out" "$pidfile" "$JAVA" -Xms512m -Xmx512m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+		-Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.logs.dir="$dir/logs" \
+		-cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+	log "kafka-secure: pid $(cat "$pidfile"), cluster $cid, log $out"
+	await_ready kafka-secure "$pidfile" "$out" 90 0.5 kafka_ready "$out" "$addr"
+	"$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONF" -cp "$KAFKA_LIB/*" \
+		"$TB_DIR/KafkaAcls.java" "$addr" User:connect User:CN=connect >"$out.acls" 2>&1 || {
+		log "kafka-secure: creating ACLs failed: $(tail -n 20 "$out.acls")"
+		stop_pidfile kafka-secure "$pidfile"
+		exit 1
+	}
+	log "kafka-secure: ready on $addr (SSL $sslport, SASL_SSL $scramport, SASL_PLAINTEXT $plainport) after $((SECONDS - start)) s"
+	echo "FERRY_TEST_KAFKA_SECURE=$addr"
+	echo "FERRY_TEST_KAFKA_SSL=127.0.0.1:$sslport"
+	echo "FERRY_TEST_KAFKA_SASL_SSL=127.0.0.1:$scramport"
+	echo "FERRY_TEST_KAFKA_SASL_PLAINTEXT=127.0.0.1:$plainport"
+	echo "FERRY_TEST_KAFKA_CERTS=$certs"
 }
 
 cmd_stop_kafka() {
@@ -848,6 +1002,7 @@ main() {
 	check) cmd_check "$@" ;;
 	start-kafka) cmd_start_kafka "$@" ;;
 	stop-kafka) cmd_stop_kafka "$@" ;;
+	start-kafka-secure) cmd_start_kafka_secure "$@" ;;
 	start-connect) cmd_start_connect "$@" ;;
 	stop-connect) cmd_stop_connect "$@" ;;
 	start-mariadb) cmd_start_mariadb "$@" ;;

@@ -88,7 +88,7 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 	if existing := h.configs.Snapshot().Connectors[name]; existing != nil {
 		runtime.RestoreHidden(existing.Config, config)
 	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
 	if err != nil {
 		return false, nil, err
 	}
@@ -459,7 +459,7 @@ func (h *Herder) ConnectorLag(ctx context.Context, name string) (*herder.Connect
 
 // ValidateConfig validates a connector config.
 func (h *Herder) ValidateConfig(_ context.Context, config map[string]string) (*herder.ConfigInfos, error) {
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
 	return infos, err
 }
 

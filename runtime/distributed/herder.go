@@ -111,9 +111,14 @@ func New(o Options) (*Herder, error) {
 		http: internalClient(o.ClientTLS)}
 	h.inbox.init()
 	h.st.init()
+	// The internal topics and the group use the worker's top-level
+	// connection and security keys, as in Apache.
+	storeOpts, err := c.KafkaOpts(o.Logger, "")
+	if err != nil {
+		return nil, err
+	}
 	base := kafkastore.Options{Brokers: c.Brokers(), GroupID: c.String(runtime.WGroupID),
-		ClientID: c.String(runtime.WClientID), Logger: o.Logger}
-	var err error
+		ClientID: c.String(runtime.WClientID), ClientOpts: storeOpts, Logger: o.Logger}
 	h.configs, err = kafkastore.NewConfigStore(base, topicOptions(c, runtime.WConfigTopic, "", runtime.WConfigReplication, "config.storage."), (*configListener)(h))
 	if err != nil {
 		return nil, err
@@ -126,7 +131,11 @@ func New(o Options) (*Herder, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.client, err = kgo.NewClient(kgo.SeedBrokers(c.Brokers()...), kgo.ClientID(clientID(c, "connect")))
+	groupOpts, err := c.KafkaOpts(o.Logger, clientID(c, "connect"))
+	if err != nil {
+		return nil, err
+	}
+	h.client, err = kgo.NewClient(groupOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka client: %w", err)
 	}

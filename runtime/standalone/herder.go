@@ -81,7 +81,11 @@ func New(o Options) (*Herder, error) {
 	if path == "" {
 		path = o.Config.String(runtime.WOffsetFile) + ".connectors.json"
 	}
-	kc, err := kgo.NewClient(kgo.SeedBrokers(o.Config.Brokers()...), kgo.ClientID("connect-shared-admin"))
+	kopts, err := o.Config.KafkaOpts(o.Logger, "connect-shared-admin")
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka admin client: %w", err)
 	}
@@ -298,7 +302,7 @@ func (h *Herder) putLocked(name string, config map[string]string, initial herder
 	if existing != nil {
 		runtime.RestoreHidden(existing.config, config)
 	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
 	if err != nil {
 		return false, nil, err
 	}
@@ -559,7 +563,7 @@ func (h *Herder) ResetConnectorTopics(_ context.Context, name string) error {
 
 // ValidateConfig validates a connector config.
 func (h *Herder) ValidateConfig(_ context.Context, config map[string]string) (*herder.ConfigInfos, error) {
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
 	return infos, err
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
@@ -208,6 +209,11 @@ func (s *Sink) run(ctx context.Context) {
 		s.mu.Unlock()
 		client.CloseAllowingRebalance()
 	}()
+	if err := kafkaclient.Probe(ctx, client); err != nil {
+		s.rep.failure(fmt.Errorf("consumer %s: %w", s.spec.ID, err))
+		s.stopTask()
+		return
+	}
 	s.rep.startup()
 
 	if err := s.loop(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage"
 )
@@ -152,6 +153,12 @@ func (s *Source) run(ctx context.Context) {
 	}
 	s.client = client
 	defer s.closeClient()
+	// A TLS, SASL or ACL problem fails the task now, not after the
+	// delivery timeout of its first records.
+	if err := kafkaclient.Probe(ctx, client); err != nil {
+		s.rep.failure(fmt.Errorf("producer %s: %w", s.spec.ID, err))
+		return
+	}
 	if s.spec.DLQ.Topic != "" {
 		dlq, err := openDLQ(ctx, s.spec.DLQ, s.spec.ID, s.log)
 		if err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 )
 
 // Config configures a Log.
@@ -123,6 +125,12 @@ func (l *Log) Start(ctx context.Context) error {
 	}
 	l.client = cl
 	l.admin = kadm.NewClient(cl)
+	// A TLS, SASL or ACL problem stops the worker's start at once with a
+	// clear error, rather than after the admin requests' retries.
+	if err := kafkaclient.Probe(ctx, cl); err != nil {
+		cl.Close()
+		return fmt.Errorf("kafkalog %s: %w", l.cfg.Topic, err)
+	}
 	if l.cfg.Ensure != nil {
 		spec := *l.cfg.Ensure
 		if spec.Name == "" {

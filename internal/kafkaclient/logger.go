@@ -1,0 +1,44 @@
+package kafkaclient
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Logger returns franz-go's logger hook writing to log at WARN and above,
+// so connection, TLS and authentication failures reach the worker's log
+// with the client's id.
+func Logger(log *slog.Logger, client string) kgo.Opt {
+	return kgo.WithLogger(&kgoLogger{log: log.With("client", client)})
+}
+
+type kgoLogger struct{ log *slog.Logger }
+
+func (l *kgoLogger) Level() kgo.LogLevel {
+	switch {
+	case l.log.Enabled(context.Background(), slog.LevelDebug):
+		return kgo.LogLevelDebug
+	case l.log.Enabled(context.Background(), slog.LevelInfo):
+		// franz-go's INFO lines (every metadata refresh, group step) are
+		// Apache's DEBUG ones; keep the worker's INFO log readable.
+		return kgo.LogLevelWarn
+	}
+	return kgo.LogLevelWarn
+}
+
+func (l *kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	var lv slog.Level
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelWarn:
+		lv = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		lv = slog.LevelInfo
+	default:
+		lv = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), lv, msg, keyvals...)
+}

@@ -1,0 +1,323 @@
+package kafkaclient
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Security protocols (security.protocol, case-insensitive).
+const (
+	Plaintext     = "PLAINTEXT"
+	SSL           = "SSL"
+	SASLPlaintext = "SASL_PLAINTEXT"
+	SASLSSL       = "SASL_SSL"
+)
+
+func isSecurityKey(k string) bool {
+	return strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.") || strings.HasPrefix(k, "security.")
+}
+
+// securityKeys are the security properties Ferry reads. The check, when
+// set, reports a value Ferry cannot honour.
+var securityKeys = map[string]func(v string) error{
+	"security.protocol":                     nil,
+	"security.providers":                    mustBeEmpty,
+	"ssl.protocol":                          nil,
+	"ssl.enabled.protocols":                 nil,
+	"ssl.endpoint.identification.algorithm": nil,
+	"ssl.keystore.type":                     nil,
+	"ssl.truststore.type":                   nil,
+	"ssl.keystore.location":                 nil,
+	"ssl.truststore.location":               nil,
+	"ssl.keystore.password":                 nil,
+	"ssl.truststore.password":               nil,
+	"ssl.key.password":                      nil,
+	"ssl.keystore.key":                      nil,
+	"ssl.keystore.certificate.chain":        nil,
+	"ssl.truststore.certificates":           nil,
+	"ssl.cipher.suites":                     nil,
+	"ssl.keymanager.algorithm":              oneOf("SunX509", "NewSunX509", "PKIX"),
+	"ssl.trustmanager.algorithm":            oneOf("PKIX", "SunX509", "SunPKIX"),
+	// Go draws TLS randomness from the operating system's CSPRNG, which
+	// any Java SecureRandom name asks for at least.
+	"ssl.secure.random.implementation": nil,
+	"ssl.provider":                     mustBeEmpty,
+	// A server setting (the REST server's, at worker level): a client
+	// presents its key store whenever one is configured.
+	"ssl.client.auth":          nil,
+	"ssl.engine.factory.class": oneOf("", "org.apache.kafka.common.security.ssl.DefaultSslEngineFactory"),
+
+	"sasl.mechanism":                                    nil,
+	"sasl.jaas.config":                                  nil,
+	"sasl.login.callback.handler.class":                 oneOf("", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"),
+	"sasl.client.callback.handler.class":                mustBeEmpty,
+	"sasl.login.class":                                  mustBeEmpty,
+	"sasl.kerberos.service.name":                        nil, // GSSAPI only, which is refused
+	"sasl.kerberos.kinit.cmd":                           nil,
+	"sasl.kerberos.ticket.renew.window.factor":          nil,
+	"sasl.kerberos.ticket.renew.jitter":                 nil,
+	"sasl.kerberos.min.time.before.relogin":             nil,
+	"sasl.login.refresh.window.factor":                  nil, // tokens are renewed before they expire
+	"sasl.login.refresh.window.jitter":                  nil,
+	"sasl.login.refresh.min.period.seconds":             nil,
+	"sasl.login.refresh.buffer.seconds":                 nil,
+	"sasl.login.connect.timeout.ms":                     nil,
+	"sasl.login.read.timeout.ms":                        nil,
+	"sasl.login.retry.backoff.ms":                       nil,
+	"sasl.login.retry.backoff.max.ms":                   nil,
+	"sasl.oauthbearer.token.endpoint.url":               nil,
+	"sasl.oauthbearer.client.credentials.client.id":     nil,
+	"sasl.oauthbearer.client.credentials.client.secret": nil,
+	"sasl.oauthbearer.scope":                            nil,
+	"sasl.oauthbearer.scope.claim.name":                 nil,
+	"sasl.oauthbearer.sub.claim.name":                   nil,
+	"sasl.oauthbearer.header.urlencode":                 nil,
+	"sasl.oauthbearer.jwt.retriever.class": oneOf("", "org.apache.kafka.common.security.oauthbearer.DefaultJwtRetriever",
+		"org.apache.kafka.common.security.oauthbearer.ClientCredentialsJwtRetriever", "org.apache.kafka.common.security.oauthbearer.FileJwtRetriever"),
+	// Token validation settings: a client does not validate its own token.
+	"sasl.oauthbearer.jwt.validator.class":                nil,
+	"sasl.oauthbearer.clock.skew.seconds":                 nil,
+	"sasl.oauthbearer.expected.audience":                  nil,
+	"sasl.oauthbearer.expected.issuer":                    nil,
+	"sasl.oauthbearer.jwks.endpoint.url":                  nil,
+	"sasl.oauthbearer.jwks.endpoint.refresh.ms":           nil,
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms":     nil,
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": nil,
+}
+
+func mustBeEmpty(v string) error {
+	if v != "" {
+		return errors.New("Ferry supports only the default (empty)")
+	}
+	return nil
+}
+
+func oneOf(vals ...string) func(string) error {
+	return func(v string) error {
+		for _, x := range vals {
+			if strings.EqualFold(v, x) {
+				return nil
+			}
+		}
+		shown := slices.DeleteFunc(slices.Clone(vals), func(s string) bool { return s == "" })
+		return fmt.Errorf("Ferry supports only %s", strings.Join(shown, ", "))
+	}
+}
+
+type security struct {
+	opts     []kgo.Opt
+	warnings []string
+	secure   bool
+}
+
+// UnsupportedError is a security property Ferry cannot honour.
+type UnsupportedError struct {
+	Key, Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("The security configuration '%s' cannot be honoured: %s. Ferry refuses to connect rather than connect with weaker security than configured", e.Key, e.Reason)
+}
+
+func buildSecurity(kind Kind, props map[string]string) (*security, error) {
+	get := func(k string) string { return strings.TrimSpace(props[k]) }
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if !isSecurityKey(k) {
+			continue
+		}
+		check, known := securityKeys[k]
+		switch {
+		case !known:
+			errs = append(errs, &UnsupportedError{Key: k, Reason: "it is not a Kafka client configuration Ferry implements"})
+		case check != nil:
+			if err := check(get(k)); err != nil {
+				errs = append(errs, &UnsupportedError{Key: k, Reason: fmt.Sprintf("value %q: %v", get(k), err)})
+			}
+		}
+	}
+	s := &security{}
+	protocol := strings.ToUpper(get("security.protocol"))
+	if protocol == "" {
+		protocol = Plaintext
+	}
+	var useTLS, useSASL bool
+	switch protocol {
+	case Plaintext:
+	case SSL:
+		useTLS = true
+	case SASLPlaintext:
+		useSASL = true
+	case SASLSSL:
+		useTLS, useSASL = true, true
+	default:
+		errs = append(errs, fmt.Errorf("Invalid value %s for configuration security.protocol: String must be one of: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", get("security.protocol")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var tlsCfg *tls.Config
+	if useTLS {
+		var err error
+		if tlsCfg, err = buildTLS(props); err != nil {
+			return nil, err
+		}
+		s.opts = append(s.opts, kgo.DialTLSConfig(tlsCfg))
+		s.secure = true
+	} else if kind == Producer || kind == Consumer {
+		// At worker level ssl.* may configure the REST server's HTTPS.
+		for _, k := range []string{"ssl.truststore.location", "ssl.keystore.location", "ssl.truststore.certificates", "ssl.keystore.key"} {
+			if get(k) != "" {
+				s.warnings = append(s.warnings, fmt.Sprintf("The %s configuration '%s' is set but security.protocol=%s does not use TLS: the connection is not encrypted.", kind, k, protocol))
+				break
+			}
+		}
+	}
+	if useSASL {
+		mech, err := buildSASL(props, tlsCfg)
+		if err != nil {
+			return nil, err
+		}
+		s.opts = append(s.opts, kgo.SASL(mech))
+		s.secure = true
+	} else if get("sasl.jaas.config") != "" && (kind == Producer || kind == Consumer) {
+		s.warnings = append(s.warnings, fmt.Sprintf("The %s configuration 'sasl.jaas.config' is set but security.protocol=%s does not use SASL.", kind, protocol))
+	}
+	return s, nil
+}
+
+var tlsVersions = map[string]uint16{
+	"TLSV1": tls.VersionTLS10, "TLSV1.1": tls.VersionTLS11, "TLSV1.2": tls.VersionTLS12, "TLSV1.3": tls.VersionTLS13,
+}
+
+func buildTLS(props map[string]string) (*tls.Config, error) {
+	get := func(k string) string { return strings.TrimSpace(props[k]) }
+	cfg := &tls.Config{}
+	// ssl.protocol caps the version (TLSv1.2 never negotiates 1.3);
+	// ssl.enabled.protocols lists the ones offered.
+	maxV := uint16(tls.VersionTLS13)
+	if p := strings.ToUpper(get("ssl.protocol")); p != "" && p != "TLS" {
+		v, ok := tlsVersions[p]
+		if !ok {
+			return nil, &UnsupportedError{Key: "ssl.protocol", Reason: fmt.Sprintf("value %q: Ferry supports TLS, TLSv1.2 and TLSv1.3", get("ssl.protocol"))}
+		}
+		maxV = v
+	}
+	enabled := "TLSv1.2,TLSv1.3"
+	if _, set := props["ssl.enabled.protocols"]; set {
+		enabled = get("ssl.enabled.protocols")
+	}
+	var lo, hi uint16
+	for _, p := range strings.Split(enabled, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		v, ok := tlsVersions[strings.ToUpper(p)]
+		if !ok {
+			return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: fmt.Sprintf("protocol %q: Ferry supports TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3", p)}
+		}
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	if lo == 0 {
+		return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: "no protocol is enabled"}
+	}
+	cfg.MinVersion, cfg.MaxVersion = lo, min(hi, maxV)
+	if cfg.MinVersion > cfg.MaxVersion {
+		return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: fmt.Sprintf("none of %s is allowed by ssl.protocol=%s", enabled, get("ssl.protocol"))}
+	}
+	if suites := get("ssl.cipher.suites"); suites != "" {
+		ids, err := cipherSuites(suites)
+		if err != nil {
+			return nil, err
+		}
+		cfg.CipherSuites = ids
+	}
+	storeType := func(k string) (string, error) {
+		t := strings.ToUpper(get(k))
+		switch t {
+		case "":
+			return StoreJKS, nil
+		case StoreJKS, StorePKCS12, StorePEM:
+			return t, nil
+		}
+		return "", &UnsupportedError{Key: k, Reason: fmt.Sprintf("store type %q: Ferry supports JKS, PKCS12 and PEM", get(k))}
+	}
+	tt, err := storeType("ssl.truststore.type")
+	if err != nil {
+		return nil, err
+	}
+	pool, err := loadTrustStore(storeSpec{typ: tt, location: get("ssl.truststore.location"),
+		password: get("ssl.truststore.password"), certs: get("ssl.truststore.certificates")})
+	if err != nil {
+		return nil, err
+	}
+	cfg.RootCAs = pool // nil: the system's roots, as Java's default trust store
+	kt, err := storeType("ssl.keystore.type")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := loadKeyStore(storeSpec{typ: kt, location: get("ssl.keystore.location"), password: get("ssl.keystore.password"),
+		keyPass: get("ssl.key.password"), certs: get("ssl.keystore.certificate.chain"), key: get("ssl.keystore.key")})
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	alg, set := props["ssl.endpoint.identification.algorithm"]
+	switch alg = strings.TrimSpace(alg); {
+	case !set, strings.EqualFold(alg, "https"):
+		// franz-go sets ServerName to the broker's host on each dial.
+	case alg == "":
+		// No host name check, but the chain must still be trusted.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the broker presented no certificate")
+			}
+			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			return err
+		}
+	default:
+		return nil, &UnsupportedError{Key: "ssl.endpoint.identification.algorithm", Reason: fmt.Sprintf("value %q: Ferry supports https or empty", alg)}
+	}
+	return cfg, nil
+}
+
+func cipherSuites(list string) ([]uint16, error) {
+	byName := map[string]uint16{}
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		byName[c.Name] = c.ID
+	}
+	var ids []uint16
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+		case strings.HasPrefix(n, "TLS_AES_") || strings.HasPrefix(n, "TLS_CHACHA20_"):
+			// TLS 1.3 suites are not configurable in Go; all are offered.
+		default:
+			id, ok := byName[n]
+			if !ok {
+				return nil, &UnsupportedError{Key: "ssl.cipher.suites", Reason: fmt.Sprintf("cipher suite %q is not available", n)}
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
