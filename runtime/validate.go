@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ferryhq/ferry/connect"
@@ -355,4 +356,31 @@ func RestoreHidden(old, updated map[string]string) {
 			}
 		}
 	}
+}
+
+// ValidateForWorker is ValidateConnectorConfig plus the checks that depend
+// on the worker's settings: tasks.max may not exceed tasks.max.limit.
+func ValidateForWorker(cfg *WorkerConfig, reg *connect.Registry, config map[string]string) (*herder.ConfigInfos, connect.Plugin, error) {
+	infos, plugin, err := ValidateConnectorConfig(reg, config)
+	if err != nil {
+		return infos, plugin, err
+	}
+	limit := TasksMaxLimit(cfg)
+	if v := strings.TrimSpace(config[KeyTasksMax]); v != "" {
+		if n, perr := strconv.ParseInt(v, 10, 64); perr == nil && n > int64(limit) {
+			markError(infos, KeyTasksMax, fmt.Sprintf("Invalid value %s for configuration %s: Value must be no more than %d (the worker's %s)", v, KeyTasksMax, limit, WTasksMaxLimit))
+		}
+	}
+	return infos, plugin, nil
+}
+
+// TasksMaxLimit is the worker's tasks.max.limit.
+func TasksMaxLimit(cfg *WorkerConfig) int {
+	if cfg == nil || cfg.Config == nil {
+		return DefaultTasksMaxLimit
+	}
+	if n := cfg.Int(WTasksMaxLimit); n > 0 {
+		return n
+	}
+	return DefaultTasksMaxLimit
 }
