@@ -88,7 +88,7 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 	if existing := h.configs.Snapshot().Connectors[name]; existing != nil {
 		runtime.RestoreHidden(existing.Config, config)
 	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateForWorker(h.cfg, h.reg, config)
 	if err != nil {
 		return false, nil, err
 	}
@@ -183,7 +183,9 @@ func (h *Herder) ConnectorStatus(_ context.Context, name string) (*herder.Connec
 	if cc := h.configs.Snapshot().Connectors[name]; cc != nil {
 		typ = h.connectorType(cc.Config)
 	}
-	return &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: typ}, nil
+	info := &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: typ}
+	h.sink.withRestart(name, info)
+	return info, nil
 }
 
 // TaskStatus returns one task's state.
@@ -192,7 +194,9 @@ func (h *Herder) TaskStatus(_ context.Context, id herder.TaskID) (*herder.TaskSt
 	if !ok {
 		return nil, herder.NotFound("No status found for task %s", id)
 	}
-	return &st, nil
+	info := &herder.ConnectorStateInfo{Name: id.Connector, Tasks: []herder.TaskState{st}}
+	h.sink.withRestart(id.Connector, info)
+	return &info.Tasks[0], nil
 }
 
 // Tasks returns the committed task configs, passwords hidden.
@@ -459,7 +463,7 @@ func (h *Herder) ConnectorLag(ctx context.Context, name string) (*herder.Connect
 
 // ValidateConfig validates a connector config.
 func (h *Herder) ValidateConfig(_ context.Context, config map[string]string) (*herder.ConfigInfos, error) {
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config)
+	infos, _, err := runtime.ValidateForWorker(h.cfg, h.reg, config)
 	return infos, err
 }
 
