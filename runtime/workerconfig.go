@@ -13,27 +13,27 @@ import (
 
 // Worker configuration keys (Apache's WorkerConfig and StandaloneConfig).
 const (
-	WBootstrapServers    = "bootstrap.servers"
-	WKeyConverter        = "key.converter"
-	WValueConverter      = "value.converter"
-	WHeaderConverter     = "header.converter"
-	WShutdownTimeout     = "task.shutdown.graceful.timeout.ms"
-	WFlushInterval       = "offset.flush.interval.ms"
-	WFlushTimeout        = "offset.flush.timeout.ms"
-	WListeners           = "listeners"
-	WAdvertisedHost      = "rest.advertised.host.name"
-	WAdvertisedPort      = "rest.advertised.port"
-	WAdvertisedListener  = "rest.advertised.listener"
-	WAdminListeners      = "admin.listeners"
-	WPluginPath          = "plugin.path"
-	WTopicTracking       = "topic.tracking.enable"
-	WTopicTrackingReset  = "topic.tracking.allow.reset"
-	WOverridePolicy      = "connector.client.config.override.policy"
-	WAllowOrigin         = "access.control.allow.origin"
-	WAllowMethods        = "access.control.allow.methods"
-	WOffsetFile          = "offset.storage.file.filename"
-	WConfigFile          = "config.storage.file.filename"
-	WClientID            = "client.id"
+	WBootstrapServers   = "bootstrap.servers"
+	WKeyConverter       = "key.converter"
+	WValueConverter     = "value.converter"
+	WHeaderConverter    = "header.converter"
+	WShutdownTimeout    = "task.shutdown.graceful.timeout.ms"
+	WFlushInterval      = "offset.flush.interval.ms"
+	WFlushTimeout       = "offset.flush.timeout.ms"
+	WListeners          = "listeners"
+	WAdvertisedHost     = "rest.advertised.host.name"
+	WAdvertisedPort     = "rest.advertised.port"
+	WAdvertisedListener = "rest.advertised.listener"
+	WAdminListeners     = "admin.listeners"
+	WPluginPath         = "plugin.path"
+	WTopicTracking      = "topic.tracking.enable"
+	WTopicTrackingReset = "topic.tracking.allow.reset"
+	WOverridePolicy     = "connector.client.config.override.policy"
+	WAllowOrigin        = "access.control.allow.origin"
+	WAllowMethods       = "access.control.allow.methods"
+	WOffsetFile         = "offset.storage.file.filename"
+	WConfigFile         = "config.storage.file.filename"
+	WClientID           = "client.id"
 
 	// Ferry extensions (see docs/config-reference.md).
 	WTasksMaxLimit        = "tasks.max.limit"
@@ -44,7 +44,7 @@ const (
 	DefaultTasksMaxLimit  = 1000
 	DefaultRestartInitial = 1000
 	DefaultRestartMax     = 60000
-	DefaultHeaderConvert = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+	DefaultHeaderConvert  = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
 )
 
 // Distributed worker keys (Apache's DistributedConfig).

@@ -72,7 +72,6 @@ func (s *statusSink) withRestart(name string, st *herder.ConnectorStateInfo) {
 	}
 }
 
-
 type statusWrite struct {
 	connector  string
 	task       *herder.TaskID
