@@ -806,7 +806,10 @@ func (w *Worker) Close() {
 	for _, run := range runs {
 		run.runner.Stop()
 	}
-	deadline := time.Now().Add(ConnectorStopTimeout)
+	deadline := time.Now()
+	if len(runs) > 0 {
+		deadline = deadline.Add(ConnectorStopTimeout)
+	}
 	for _, run := range runs {
 		t := time.NewTimer(max(time.Until(deadline), 0))
 		select {
@@ -821,7 +824,8 @@ func (w *Worker) Close() {
 		w.wg.Wait()
 		close(done)
 	}()
-	t := time.NewTimer(max(time.Until(deadline), 100*time.Millisecond))
+	// Cancelled tasks get one more graceful timeout to end.
+	t := time.NewTimer(max(time.Until(deadline), w.cfg.ShutdownTimeout()))
 	defer t.Stop()
 	select {
 	case <-done:
