@@ -767,7 +767,9 @@ func (w *Worker) restartTaskAuto(id herder.TaskID, tr *taskRun) {
 		return
 	}
 	if err != nil {
-		w.taskFailed(id, tr, err)
+		// A task that cannot be built (a converter or transform that no
+		// longer configures) is not retried.
+		w.taskFailed(id, tr, connect.NonRetriable(err))
 	}
 }
 
