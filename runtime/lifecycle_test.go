@@ -25,7 +25,7 @@ type script struct {
 	taskConfigCalls int
 	raise           chan error // the connector's monitor raises this
 	monitorStopped  chan struct{}
-	pollBlocks      bool // source Poll ignores its context
+	pollBlocks      chan struct{} // when set, Poll ignores its context until it is closed
 }
 
 type scriptConnector struct {
@@ -94,8 +94,9 @@ func (t *scriptTask) Start(context.Context, connect.SourceTaskContext, map[strin
 }
 
 func (t *scriptTask) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
-	if t.s.pollBlocks {
-		select {} // ignores ctx, as a careless plugin might
+	if t.s.pollBlocks != nil {
+		<-t.s.pollBlocks // ignores ctx, as a careless plugin might
+		return nil, nil
 	}
 	<-ctx.Done()
 	return nil, nil
@@ -343,8 +344,9 @@ func TestValidateTasksMaxLimit(t *testing.T) {
 // TestCloseIsBounded: defect 4. A task whose Poll ignores its context does
 // not keep Close (and so SIGTERM) waiting for ever.
 func TestCloseIsBounded(t *testing.T) {
-	s := &script{pollBlocks: true}
+	s := &script{pollBlocks: make(chan struct{})}
 	w, status := lifecycleWorker(t, s, map[string]string{"task.shutdown.graceful.timeout.ms": "100"})
+	t.Cleanup(func() { close(s.pollBlocks) })
 	id := herder.TaskID{Connector: "orders", Task: 0}
 	if err := w.StartTask(id, scriptConfig(nil), map[string]string{"task.class": "test.ScriptSourceTask"}, herder.TargetStarted); err != nil {
 		t.Fatal(err)
