@@ -351,30 +351,43 @@ func (h *Herder) ConnectorConfig(_ context.Context, name string) (map[string]str
 
 // PutConnectorConfig validates and applies a connector config.
 func (h *Herder) PutConnectorConfig(_ context.Context, name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
+	config, err := h.validate(name, config, allowReplace)
+	if err != nil {
+		return false, nil, err
+	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
-	return h.put(name, config, initial, allowReplace)
+	return h.apply(name, config, initial, allowReplace)
 }
 
-// put validates and applies a config; call with writeMu held. Validation
-// may call the plugin (a JDBC connector checks its database): no lock of
-// the connector table is held meanwhile.
-func (h *Herder) put(name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
+// validate checks a config before any lock is taken: validation may call
+// the plugin (a JDBC connector checks its database).
+func (h *Herder) validate(name string, config map[string]string, allowReplace bool) (map[string]string, error) {
 	config = maps.Clone(config)
 	config[runtime.KeyName] = name
-	existing, oldConfig, oldTarget := h.get(name)
+	existing, oldConfig, _ := h.get(name)
 	if existing != nil && !allowReplace {
-		return false, nil, herder.Conflict("Connector %s already exists", name)
+		return nil, herder.Conflict("Connector %s already exists", name)
 	}
 	if existing != nil {
 		runtime.RestoreHidden(oldConfig, config)
 	}
 	infos, _, err := runtime.ValidateForWorker(h.cfg, h.reg, config)
 	if err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	if infos.ErrorCount > 0 {
-		return false, nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
+		return nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
+	}
+	return config, nil
+}
+
+// apply stores a validated config and (re)starts the connector; call with
+// writeMu held.
+func (h *Herder) apply(name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
+	existing, oldConfig, oldTarget := h.get(name)
+	if existing != nil && !allowReplace {
+		return false, nil, herder.Conflict("Connector %s already exists", name)
 	}
 	if existing != nil && maps.Equal(oldConfig, config) {
 		// Same config: nothing to restart.
@@ -406,8 +419,6 @@ func (h *Herder) put(name string, config map[string]string, initial herder.Targe
 
 // PatchConnectorConfig merges a partial config into the stored one.
 func (h *Herder) PatchConnectorConfig(_ context.Context, name string, patch map[string]*string) (*herder.ConnectorInfo, error) {
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
 	cs, config, _ := h.get(name)
 	if cs == nil {
 		return nil, herder.NotFound("Connector %s not found", name)
@@ -420,7 +431,13 @@ func (h *Herder) PatchConnectorConfig(_ context.Context, name string, patch map[
 			merged[k] = *v
 		}
 	}
-	_, info, err := h.put(name, merged, "", true)
+	merged, err := h.validate(name, merged, true)
+	if err != nil {
+		return nil, err
+	}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	_, info, err := h.apply(name, merged, "", true)
 	return info, err
 }
 
