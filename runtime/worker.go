@@ -414,6 +414,8 @@ func (w *Worker) TaskConfigs(ctx context.Context, name string) ([]map[string]str
 		err = fmt.Errorf("the connector %s has generated %d tasks, which is greater than %d, the maximum number of tasks it is configured to create", name, len(configs), maxTasks)
 	}
 	if err != nil {
+		// Restarting would produce the same configs.
+		err = connect.NonRetriable(err)
 		run.runner.Fail(err)
 		return nil, err
 	}
