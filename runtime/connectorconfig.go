@@ -45,6 +45,7 @@ const (
 	groupTopicCreation = "Topic Creation"
 	groupExactlyOnce   = "Exactly Once Support"
 	groupOffsetsTopic  = "offsets.topic"
+	groupRestart       = "Automatic Restart"
 )
 
 var controlChars = regexp.MustCompile(`[\x00-\x1f\x7f-\x9f]`)
@@ -93,6 +94,16 @@ func commonDef() *connect.ConfigDef {
 		Importance: connect.Medium, Doc: "Log every failed operation and problematic record.", Group: groupErrors, OrderInGroup: 4, Width: connect.WidthShort, DisplayName: "Log Errors"})
 	d.Define(connect.ConfigKey{Name: KeyErrorsLogMessages, Type: connect.TypeBoolean, Default: false,
 		Importance: connect.Medium, Doc: "Include the record itself in error logs.", Group: groupErrors, OrderInGroup: 5, Width: connect.WidthShort, DisplayName: "Log Error Details"})
+	// Ferry extension: per-connector overrides of the worker's
+	// restart.auto.* keys; unset means the worker's value.
+	d.Define(connect.ConfigKey{Name: WRestartEnable, Type: connect.TypeBoolean, Default: nil,
+		Importance: connect.Low, Doc: "Ferry extension: restart this connector and its tasks automatically when they fail; unset uses the worker's restart.auto.enable.", Group: groupRestart, OrderInGroup: 1, Width: connect.WidthShort, DisplayName: "Automatic restart"})
+	d.Define(connect.ConfigKey{Name: WRestartMaxAttempts, Type: connect.TypeInt, Default: nil, Validator: connect.AtLeast(-1),
+		Importance: connect.Low, Doc: "Ferry extension: automatic restarts in a row before the connector or a task stays FAILED; -1 means no limit; unset uses the worker's value.", Group: groupRestart, OrderInGroup: 2, Width: connect.WidthShort, DisplayName: "Automatic restart attempts"})
+	d.Define(connect.ConfigKey{Name: WRestartBackoffInit, Type: connect.TypeLong, Default: nil, Validator: connect.AtLeast(1),
+		Importance: connect.Low, Doc: "Ferry extension: delay in milliseconds before the first automatic restart; unset uses the worker's value.", Group: groupRestart, OrderInGroup: 3, Width: connect.WidthShort, DisplayName: "Automatic restart initial delay"})
+	d.Define(connect.ConfigKey{Name: WRestartBackoffMax, Type: connect.TypeLong, Default: nil, Validator: connect.AtLeast(1),
+		Importance: connect.Low, Doc: "Ferry extension: longest delay in milliseconds between automatic restarts; unset uses the worker's value.", Group: groupRestart, OrderInGroup: 4, Width: connect.WidthShort, DisplayName: "Automatic restart maximum delay"})
 	return d
 }
 

@@ -134,13 +134,26 @@ func TestFailedConnectorIsLogged(t *testing.T) {
 	if err := w.StartConnector("orders-sink", conn, herder.TargetStarted); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := status.Connector("orders-sink")
-	if st.State != herder.StateFailed {
-		t.Fatalf("connector state %q, want FAILED", st.State)
-	}
+	st := waitConnectorState(t, status, "orders-sink", herder.StateFailed)
 	lines := logs.errorLines(t)
 	if len(lines) != 1 || lines[0]["connector"] != "orders-sink" || lines[0]["error"] != st.Trace ||
 		!strings.Contains(lines[0]["msg"].(string), "FAILED") {
 		t.Fatalf("want one ERROR line for the connector with trace %q; got %v", st.Trace, lines)
+	}
+}
+
+// waitConnectorState waits up to 30 s for a connector's status to be want.
+func waitConnectorState(t *testing.T, status *StatusStore, name string, want herder.State) herder.ConnectorState {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, _ := status.Connector(name)
+		if st.State == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connector %s state %q, want %s", name, st.State, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -22,12 +22,18 @@ type StatusStore struct {
 	connectors map[string]herder.ConnectorState
 	tasks      map[herder.TaskID]herder.TaskState
 	topics     map[string]map[string]bool
+	// Automatic restart state, shown with the entries above.
+	connRestart map[string]*herder.RestartInfo
+	taskRestart map[herder.TaskID]*herder.RestartInfo
 }
+
+var _ RestartSink = (*StatusStore)(nil)
 
 // NewStatusStore returns an empty store whose entries carry workerID.
 func NewStatusStore(workerID string) *StatusStore {
 	return &StatusStore{workerID: workerID, connectors: map[string]herder.ConnectorState{},
-		tasks: map[herder.TaskID]herder.TaskState{}, topics: map[string]map[string]bool{}}
+		tasks: map[herder.TaskID]herder.TaskState{}, topics: map[string]map[string]bool{},
+		connRestart: map[string]*herder.RestartInfo{}, taskRestart: map[herder.TaskID]*herder.RestartInfo{}}
 }
 
 // SetWorkerID sets the id written into new entries. The REST listener's
@@ -52,11 +58,35 @@ func (s *StatusStore) PutTask(id herder.TaskID, state herder.State, err error) {
 	s.tasks[id] = herder.TaskState{ID: id.Task, State: state, WorkerID: s.workerID, Trace: Trace(err)}
 }
 
+// PutConnectorRestart records a connector's automatic restart state; nil
+// clears it.
+func (s *StatusStore) PutConnectorRestart(name string, info *herder.RestartInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info == nil {
+		delete(s.connRestart, name)
+	} else {
+		s.connRestart[name] = info
+	}
+}
+
+// PutTaskRestart records a task's automatic restart state; nil clears it.
+func (s *StatusStore) PutTaskRestart(id herder.TaskID, info *herder.RestartInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info == nil {
+		delete(s.taskRestart, id)
+	} else {
+		s.taskRestart[id] = info
+	}
+}
+
 // Connector returns a connector's status.
 func (s *StatusStore) Connector(name string) (herder.ConnectorState, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, ok := s.connectors[name]
+	st.Restart = s.connRestart[name]
 	return st, ok
 }
 
@@ -65,6 +95,7 @@ func (s *StatusStore) Task(id herder.TaskID) (herder.TaskState, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, ok := s.tasks[id]
+	st.Restart = s.taskRestart[id]
 	return st, ok
 }
 
@@ -75,6 +106,7 @@ func (s *StatusStore) Tasks(connector string) []herder.TaskState {
 	out := []herder.TaskState{}
 	for id, st := range s.tasks {
 		if id.Connector == connector {
+			st.Restart = s.taskRestart[id]
 			out = append(out, st)
 		}
 	}
@@ -87,6 +119,7 @@ func (s *StatusStore) RemoveTask(id herder.TaskID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tasks, id)
+	delete(s.taskRestart, id)
 }
 
 // RemoveConnector forgets a connector, its tasks and its topics.
@@ -94,10 +127,12 @@ func (s *StatusStore) RemoveConnector(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.connectors, name)
+	delete(s.connRestart, name)
 	delete(s.topics, name)
 	for id := range s.tasks {
 		if id.Connector == name {
 			delete(s.tasks, id)
+			delete(s.taskRestart, id)
 		}
 	}
 }

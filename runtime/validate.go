@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ferryhq/ferry/connect"
@@ -100,6 +101,14 @@ func ValidateConnectorConfig(reg *connect.Registry, config map[string]string, op
 	if vo.worker != nil {
 		for k, errs := range clientOverrideErrors(vo.worker, vo.logger, plugin.Kind, config) {
 			extra[k] = append(extra[k], errs...)
+		}
+		// tasks.max.limit bounds what one request can make the worker
+		// allocate for task configs.
+		limit := TasksMaxLimit(vo.worker)
+		if v := strings.TrimSpace(config[KeyTasksMax]); v != "" {
+			if n, perr := strconv.ParseInt(v, 10, 64); perr == nil && n > int64(limit) {
+				extra[KeyTasksMax] = append(extra[KeyTasksMax], fmt.Sprintf("Invalid value %s for configuration %s: Value must be no more than %d (the worker's %s)", v, KeyTasksMax, limit, WTasksMaxLimit))
+			}
 		}
 	}
 
@@ -380,4 +389,15 @@ func RestoreHidden(old, updated map[string]string) {
 			updated[k] = prev
 		}
 	}
+}
+
+// TasksMaxLimit is the worker's tasks.max.limit.
+func TasksMaxLimit(cfg *WorkerConfig) int {
+	if cfg == nil || cfg.Config == nil {
+		return DefaultTasksMaxLimit
+	}
+	if n := cfg.Int(WTasksMaxLimit); n > 0 {
+		return n
+	}
+	return DefaultTasksMaxLimit
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/configprovider"
+	"github.com/ferryhq/ferry/runtime/connrun"
 	"github.com/ferryhq/ferry/runtime/herder"
+	"github.com/ferryhq/ferry/runtime/restart"
 	"github.com/ferryhq/ferry/runtime/task"
 	"github.com/ferryhq/ferry/storage"
 )
@@ -59,22 +61,32 @@ type Worker struct {
 	wg         sync.WaitGroup
 }
 
+// connectorRun is one connector instance on this worker: its runner and
+// its automatic restart state. Fields below runner are guarded by
+// Worker.mu.
 type connectorRun struct {
 	name   string
 	plugin connect.Plugin
 	config map[string]string // resolved
 	raw    map[string]string // as stored, with placeholders
-	inst   connect.Connector
-	cancel context.CancelFunc
-	target herder.TargetState
-	// running is true between a successful Start and the matching Stop.
-	running bool
-	failed  bool
+	runner *connrun.Runner
+
+	tracker *restart.Tracker
+	timer   *time.Timer // pending automatic restart or health check
+	stopped bool
 }
 
 type taskRun struct {
 	runner task.Runner
 	cancel context.CancelFunc
+
+	// What a restart needs, and the automatic restart state; guarded by
+	// Worker.mu.
+	connConfig, taskConfig map[string]string
+	target                 herder.TargetState
+	tracker                *restart.Tracker
+	timer                  *time.Timer
+	stopped                bool
 }
 
 // WorkerOptions wires a Worker.
@@ -111,127 +123,225 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 		connectors: map[string]*connectorRun{}, tasks: map[herder.TaskID]*taskRun{}}, nil
 }
 
-// connectorContext is what a running connector sees of the runtime.
-type connectorContext struct {
-	w      *Worker
-	name   string
-	logger *slog.Logger
-}
+// ConnectorStopTimeout bounds how long stopping one connector instance may
+// take (its Stop, or a Start still in progress) before the worker abandons
+// it and goes on; the instance's goroutine is left to end on its own and
+// its later status reports are dropped.
+const ConnectorStopTimeout = 5 * time.Second
 
-func (c *connectorContext) RequestTaskReconfiguration() { c.w.onReconfigure(c.name) }
-func (c *connectorContext) Logger() *slog.Logger        { return c.logger }
-func (c *connectorContext) RaiseError(err error) {
-	c.w.failConnector(c.name, "connector raised an error", err)
-}
-
-// StartConnector creates a connector instance in the given target state.
-// A start failure is not returned: it leaves the connector FAILED with the
-// error as its trace, which is how the status API reports it.
+// StartConnector creates a connector instance in the given target state and
+// returns at once: the instance starts on its own goroutine. A start
+// failure is not returned: it leaves the connector FAILED with the error as
+// its trace, which is how the status API reports it. The error returned is
+// for a connector that could not even be created (its class is missing, a
+// placeholder cannot be resolved); it is FAILED too.
 func (w *Worker) StartConnector(name string, config map[string]string, target herder.TargetState) error {
 	plugin, ok := w.reg.LookupConnector(config[KeyConnectorClass])
 	if !ok {
-		err := fmt.Errorf("connector class %q is not installed", config[KeyConnectorClass])
-		w.connectorFailed(name, "connector failed to start", err)
+		err := connect.NonRetriable(fmt.Errorf("connector class %q is not installed", config[KeyConnectorClass]))
+		w.connectorFailed(name, "connector failed to start", err, nil)
 		return err
 	}
-	inst, ok := plugin.New().(connect.Connector)
-	if !ok {
+	if _, ok := plugin.New().(connect.Connector); !ok {
 		return fmt.Errorf("plugin %s does not create a connector", plugin.Class)
 	}
 	resolved, err := w.providers.Resolve(config)
 	if err != nil {
 		err = fmt.Errorf("failed to resolve config placeholders of connector %s: %w", name, err)
-		w.connectorFailed(name, "connector failed to start", err)
+		w.connectorFailed(name, "connector failed to start", err, nil)
 		return err
 	}
-	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(resolved), raw: maps.Clone(config), inst: inst, target: target}
+	run := &connectorRun{name: name, plugin: plugin, config: maps.Clone(resolved), raw: maps.Clone(config),
+		tracker: restart.NewTracker(w.restartPolicy(config))}
+	run.runner = connrun.New(connrun.Options{
+		Name: name,
+		New: func() connect.Connector {
+			c, _ := plugin.New().(connect.Connector)
+			return c
+		},
+		Config:        run.config,
+		Target:        target,
+		Listener:      connListener{w: w, run: run},
+		Logger:        w.logger.With("connector", name),
+		OnReconfigure: func() { w.onReconfigure(name) },
+	})
 	w.mu.Lock()
 	if _, exists := w.connectors[name]; exists {
 		w.mu.Unlock()
 		return fmt.Errorf("connector %s is already running on this worker", name)
 	}
 	w.connectors[name] = run
+	w.wg.Add(1)
 	w.mu.Unlock()
-	w.applyTarget(run, target)
+	go func() {
+		defer w.wg.Done()
+		run.runner.Run()
+	}()
 	return nil
 }
 
-// applyTarget moves a connector instance to a target state.
-func (w *Worker) applyTarget(run *connectorRun, target herder.TargetState) {
-	w.mu.Lock()
-	run.target = target
-	failed, running := run.failed, run.running
-	w.mu.Unlock()
-	if failed && target != herder.TargetStopped {
-		return // a failed connector stays failed until restarted
+// restartPolicy is the automatic restart policy of a connector: the
+// worker's restart.auto.* keys, overridden by the connector's.
+func (w *Worker) restartPolicy(connConfig map[string]string) restart.Policy {
+	p := restart.Policy{
+		Enabled:     w.cfg.Bool(WRestartEnable),
+		MaxAttempts: w.cfg.Int(WRestartMaxAttempts),
+		Initial:     time.Duration(w.cfg.Long(WRestartBackoffInit)) * time.Millisecond,
+		Max:         time.Duration(w.cfg.Long(WRestartBackoffMax)) * time.Millisecond,
 	}
-	switch target {
-	case herder.TargetStarted:
-		if running {
-			w.status.PutConnector(run.name, herder.StateRunning, nil)
-			return
+	get := func(k string) (string, bool) {
+		v := strings.TrimSpace(connConfig[k])
+		return v, v != ""
+	}
+	if v, ok := get(WRestartEnable); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			p.Enabled = b
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cc := &connectorContext{w: w, name: run.name, logger: w.logger.With("connector", run.name)}
-		err := safeCall(func() error { return run.inst.Start(ctx, cc, run.config) })
-		w.mu.Lock()
-		if err != nil {
-			cancel()
-			run.failed = true
-			w.mu.Unlock()
-			w.connectorFailed(run.name, "connector failed to start", err)
-			return
+	}
+	if v, ok := get(WRestartMaxAttempts); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			p.MaxAttempts = n
 		}
-		run.running, run.cancel = true, cancel
+	}
+	if v, ok := get(WRestartBackoffInit); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			p.Initial = time.Duration(n) * time.Millisecond
+		}
+	}
+	if v, ok := get(WRestartBackoffMax); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			p.Max = time.Duration(n) * time.Millisecond
+		}
+	}
+	return p
+}
+
+// connListener turns a connector runner's transitions into status entries
+// and schedules automatic restarts.
+type connListener struct {
+	w   *Worker
+	run *connectorRun
+}
+
+func (l connListener) OnStartup(name string) {
+	w, run := l.w, l.run
+	w.mu.Lock()
+	if run.stopped {
 		w.mu.Unlock()
-		w.status.PutConnector(run.name, herder.StateRunning, nil)
-	case herder.TargetPaused, herder.TargetStopped:
-		w.stopInstance(run)
-		state := herder.StatePaused
-		if target == herder.TargetStopped {
-			state = herder.StateStopped
+		return
+	}
+	run.tracker.Running(time.Now())
+	var info *herder.RestartInfo
+	if n := run.tracker.Attempts(); n > 0 {
+		info = &herder.RestartInfo{Attempts: n}
+		w.scheduleLocked(&run.timer, run.tracker.Policy.HealthyAfter(), func() { w.connectorHealthy(run) })
+	}
+	w.mu.Unlock()
+	w.putConnectorRestart(name, info)
+	w.status.PutConnector(name, herder.StateRunning, nil)
+	// A (re)started connector may have new task configs.
+	w.onReconfigure(name)
+}
+
+func (l connListener) OnPause(name string) { l.w.status.PutConnector(name, herder.StatePaused, nil) }
+func (l connListener) OnStop(name string)  { l.w.status.PutConnector(name, herder.StateStopped, nil) }
+
+func (l connListener) OnFailure(name string, err error) {
+	w, run := l.w, l.run
+	w.mu.Lock()
+	if run.stopped {
+		w.mu.Unlock()
+		return
+	}
+	info := w.failedLocked(run.tracker, &run.timer, err, func() { w.restartConnectorAuto(run) })
+	w.mu.Unlock()
+	w.putConnectorRestart(name, info)
+	w.connectorFailed(name, "connector failed", err, info)
+}
+
+// failedLocked records a failure in tracker and, when another attempt is
+// due, schedules restart on *timer; it returns the restart state to show.
+// w.mu must be held.
+func (w *Worker) failedLocked(tracker *restart.Tracker, timer **time.Timer, err error, restartFn func()) *herder.RestartInfo {
+	now := time.Now()
+	delay, again := tracker.Failed(now, err)
+	if *timer != nil {
+		(*timer).Stop()
+	}
+	if !again {
+		if n := tracker.Attempts(); n > 0 {
+			return &herder.RestartInfo{Attempts: n}
 		}
-		w.status.PutConnector(run.name, state, nil)
+		return nil
+	}
+	w.scheduleLocked(timer, delay, restartFn)
+	return &herder.RestartInfo{Attempts: tracker.Attempts(), NextAttempt: now.Add(delay).UTC().Format(time.RFC3339)}
+}
+
+// scheduleLocked replaces *t with a timer running fn after d; w.mu held.
+func (w *Worker) scheduleLocked(t **time.Timer, d time.Duration, fn func()) {
+	if *t != nil {
+		(*t).Stop()
+	}
+	*t = time.AfterFunc(d, fn)
+}
+
+func (w *Worker) restartConnectorAuto(run *connectorRun) {
+	w.mu.Lock()
+	live := !run.stopped && w.connectors[run.name] == run
+	attempt := run.tracker.Attempts()
+	w.mu.Unlock()
+	if !live {
+		return
+	}
+	w.logger.Info("restarting failed connector automatically", "connector", run.name, "attempt", attempt)
+	w.status.PutConnector(run.name, herder.StateRestarting, nil)
+	run.runner.Restart()
+}
+
+// connectorHealthy clears the restart count of a connector that kept
+// running long enough.
+func (w *Worker) connectorHealthy(run *connectorRun) {
+	w.mu.Lock()
+	cleared := !run.stopped && run.tracker.Healthy(time.Now())
+	w.mu.Unlock()
+	if cleared {
+		w.putConnectorRestart(run.name, nil)
 	}
 }
 
-func (w *Worker) stopInstance(run *connectorRun) {
-	w.mu.Lock()
-	running, cancel := run.running, run.cancel
-	run.running, run.cancel = false, nil
-	w.mu.Unlock()
-	if !running {
-		return
+// RestartSink is an optional StatusSink capability: it shows the automatic
+// restart state of connectors and tasks (the "restart" status field). The
+// state is set before the status entry it belongs to.
+type RestartSink interface {
+	PutConnectorRestart(name string, info *herder.RestartInfo)
+	PutTaskRestart(id herder.TaskID, info *herder.RestartInfo)
+}
+
+func (w *Worker) putConnectorRestart(name string, info *herder.RestartInfo) {
+	if rs, ok := w.status.(RestartSink); ok {
+		rs.PutConnectorRestart(name, info)
 	}
-	if err := safeCall(run.inst.Stop); err != nil {
-		w.logger.Warn("connector stop failed", "connector", run.name, "error", err)
-	}
-	if cancel != nil {
-		cancel()
+}
+
+func (w *Worker) putTaskRestart(id herder.TaskID, info *herder.RestartInfo) {
+	if rs, ok := w.status.(RestartSink); ok {
+		rs.PutTaskRestart(id, info)
 	}
 }
 
 // connectorFailed marks a connector FAILED and logs why at ERROR, with the
 // trace the status shows: someone reading the worker's log should not have
 // to ask the REST API what went wrong.
-func (w *Worker) connectorFailed(name, msg string, err error) {
-	w.logger.Error(msg+"; the connector is FAILED and will not recover until restarted",
-		"connector", name, "error", Trace(err))
+func (w *Worker) connectorFailed(name, msg string, err error, info *herder.RestartInfo) {
+	if info != nil && info.NextAttempt != "" {
+		w.logger.Error(msg+"; the connector is FAILED and will be restarted automatically",
+			"connector", name, "attempt", info.Attempts, "next_attempt", info.NextAttempt, "error", Trace(err))
+	} else {
+		w.logger.Error(msg+"; the connector is FAILED and will not recover until restarted",
+			"connector", name, "error", Trace(err))
+	}
 	w.status.PutConnector(name, herder.StateFailed, err)
-}
-
-func (w *Worker) failConnector(name, msg string, err error) {
-	w.mu.Lock()
-	run := w.connectors[name]
-	if run != nil {
-		run.failed = true
-	}
-	w.mu.Unlock()
-	if run == nil {
-		return
-	}
-	w.stopInstance(run)
-	w.connectorFailed(name, msg, err)
 }
 
 // SetConnectorTarget changes a running connector's target state.
@@ -240,55 +350,77 @@ func (w *Worker) SetConnectorTarget(name string, target herder.TargetState) {
 	run := w.connectors[name]
 	w.mu.Unlock()
 	if run != nil {
-		w.applyTarget(run, target)
+		run.runner.SetTarget(target)
 	}
 }
 
 // StopConnector stops and forgets a connector instance (its tasks are
-// stopped separately).
+// stopped separately). It waits at most ConnectorStopTimeout.
 func (w *Worker) StopConnector(name string) {
 	w.mu.Lock()
 	run := w.connectors[name]
 	delete(w.connectors, name)
+	if run != nil {
+		run.stopped = true
+		if run.timer != nil {
+			run.timer.Stop()
+		}
+	}
 	w.mu.Unlock()
 	if run != nil {
-		w.stopInstance(run)
+		run.runner.StopWait(ConnectorStopTimeout)
 	}
 }
 
 // IsRunning reports whether a connector instance is started and healthy.
 func (w *Worker) IsRunning(name string) bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	run := w.connectors[name]
-	return run != nil && run.running && !run.failed
+	w.mu.Unlock()
+	return run != nil && run.runner.IsRunning()
 }
 
+// TaskConfigTimeout bounds a connector's TaskConfigs call for callers that
+// have no deadline of their own.
+const TaskConfigTimeout = 30 * time.Second
+
 // TaskConfigs asks a running connector for its task configs and adds the
-// framework keys (task.class, and topics/topics.regex for sinks).
-func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
+// framework keys (task.class, and topics/topics.regex for sinks). It waits
+// for the connector's goroutine until ctx ends. A connector whose tasks.max
+// exceeds the worker's tasks.max.limit fails without being asked, and so
+// does one returning more configs than that limit.
+func (w *Worker) TaskConfigs(ctx context.Context, name string) ([]map[string]string, error) {
 	w.mu.Lock()
 	run := w.connectors[name]
 	w.mu.Unlock()
-	if run == nil || !run.running {
+	if run == nil || !run.runner.IsRunning() {
 		return nil, fmt.Errorf("connector %s is not running", name)
 	}
 	parsed, err := FrameworkDef(run.plugin.Kind).Parse(run.config)
 	if err != nil {
+		run.runner.Fail(connect.NonRetriable(err))
 		return nil, err
 	}
-	maxTasks := parsed.Int(KeyTasksMax)
-	var configs []map[string]string
-	err = safeCall(func() error {
-		var e error
-		configs, e = run.inst.TaskConfigs(maxTasks)
-		return e
-	})
-	if err == nil && len(configs) > maxTasks && parsed.Bool(KeyTasksMaxEnforce) {
+	maxTasks, limit := parsed.Int(KeyTasksMax), TasksMaxLimit(w.cfg)
+	if maxTasks > limit {
+		err := connect.NonRetriable(fmt.Errorf("the connector %s has tasks.max=%d, above the worker's %s=%d; lower its tasks.max", name, maxTasks, WTasksMaxLimit, limit))
+		run.runner.Fail(err)
+		return nil, err
+	}
+	configs, err := run.runner.TaskConfigs(ctx, maxTasks)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(configs) > limit:
+		err = fmt.Errorf("the connector %s has generated %d tasks, which is greater than %d, the worker's %s", name, len(configs), limit, WTasksMaxLimit)
+	case len(configs) > maxTasks && parsed.Bool(KeyTasksMaxEnforce):
 		err = fmt.Errorf("the connector %s has generated %d tasks, which is greater than %d, the maximum number of tasks it is configured to create", name, len(configs), maxTasks)
 	}
 	if err != nil {
-		w.failConnector(name, "connector failed to generate task configs", err)
+		// Restarting would produce the same configs.
+		err = connect.NonRetriable(err)
+		run.runner.Fail(err)
 		return nil, err
 	}
 	out := make([]map[string]string, len(configs))
@@ -313,9 +445,14 @@ func (w *Worker) TaskConfigs(name string) ([]map[string]string, error) {
 
 // StartTask starts one task goroutine. connConfig is the connector config
 // (converters, errors.*, client overrides come from it); taskConfig is what
-// the task's Start receives.
+// the task's Start receives. A task that fails later is restarted
+// automatically (with the same configs) as the connector's restart.auto.*
+// settings allow; one that cannot be built (a missing converter, an invalid
+// config) is not.
 func (w *Worker) StartTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
-	err := w.startTask(id, connConfig, taskConfig, target)
+	tr := &taskRun{connConfig: maps.Clone(connConfig), taskConfig: maps.Clone(taskConfig), target: target,
+		tracker: restart.NewTracker(w.restartPolicy(connConfig))}
+	err := w.startTask(id, tr, nil)
 	if err != nil {
 		w.logger.Error("task failed to start; the task is FAILED and will not recover until restarted",
 			"connector", id.Connector, "task", id.Task, "task_id", id.String(), "error", Trace(err))
@@ -324,7 +461,16 @@ func (w *Worker) StartTask(id herder.TaskID, connConfig, taskConfig map[string]s
 	return err
 }
 
-func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]string, target herder.TargetState) error {
+// errTaskGone is startTask's answer when the task it was to replace was
+// stopped meanwhile.
+var errTaskGone = errors.New("task was stopped")
+
+// startTask builds and launches tr's task. replace is the entry it takes
+// the place of (an automatic restart), or nil for a task new here.
+func (w *Worker) startTask(id herder.TaskID, tr *taskRun, replace *taskRun) error {
+	w.mu.Lock()
+	connConfig, taskConfig, target := tr.connConfig, tr.taskConfig, tr.target
+	w.mu.Unlock()
 	connConfig, err := w.providers.Resolve(connConfig)
 	if err != nil {
 		return fmt.Errorf("failed to resolve config placeholders of connector %s: %w", id.Connector, err)
@@ -364,7 +510,7 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 			LogMessages:   fw.Bool(KeyErrorsLogMessages),
 		},
 		Logger:   logger,
-		Listener: taskListener{status: w.status, log: w.logger},
+		Listener: taskListener{w: w, tr: tr},
 		Paused:   target == herder.TargetPaused,
 		Classes: task.PluginClasses{
 			KeyConverter:    w.pluginClass(connConfig, KeyKeyConverter, KeyKeyConverter, connect.KindConverter),
@@ -434,12 +580,19 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.mu.Lock()
-	if _, exists := w.tasks[id]; exists {
+	cur := w.tasks[id]
+	if replace != nil && (cur != replace || replace.stopped) {
+		w.mu.Unlock()
+		cancel()
+		return errTaskGone
+	}
+	if replace == nil && cur != nil {
 		w.mu.Unlock()
 		cancel()
 		return fmt.Errorf("task %s is already running on this worker", id)
 	}
-	w.tasks[id] = &taskRun{runner: runner, cancel: cancel}
+	tr.runner, tr.cancel = runner, cancel
+	w.tasks[id] = tr
 	w.wg.Add(1)
 	w.mu.Unlock()
 	chainOwned = true
@@ -476,9 +629,14 @@ func SinkGroupID(connConfig map[string]string) string {
 func (w *Worker) SetTaskTarget(id herder.TaskID, target herder.TargetState) {
 	w.mu.Lock()
 	tr := w.tasks[id]
-	w.mu.Unlock()
+	var runner task.Runner
 	if tr != nil {
-		tr.runner.SetPaused(target == herder.TargetPaused)
+		tr.target = target
+		runner = tr.runner
+	}
+	w.mu.Unlock()
+	if runner != nil {
+		runner.SetPaused(target == herder.TargetPaused)
 	}
 }
 
@@ -498,13 +656,22 @@ func (w *Worker) TaskIDs(connector string) []herder.TaskID {
 // StopTasks stops tasks gracefully, waiting at most
 // task.shutdown.graceful.timeout.ms for all of them together; tasks still
 // running then are cancelled (their late status updates and commits are
-// dropped) and left to exit on their own.
+// dropped) and left to exit on their own. Pending automatic restarts of
+// these tasks are dropped.
 func (w *Worker) StopTasks(ids []herder.TaskID) {
+	type stopping struct {
+		runner task.Runner
+		cancel context.CancelFunc
+	}
 	w.mu.Lock()
-	var runs []*taskRun
+	var runs []stopping
 	for _, id := range ids {
 		if tr := w.tasks[id]; tr != nil {
-			runs = append(runs, tr)
+			tr.stopped = true
+			if tr.timer != nil {
+				tr.timer.Stop()
+			}
+			runs = append(runs, stopping{tr.runner, tr.cancel})
 			delete(w.tasks, id)
 		}
 	}
@@ -532,23 +699,150 @@ func (w *Worker) StopTasks(ids []herder.TaskID) {
 	}
 }
 
-// Close stops every connector and task and waits for their goroutines.
+// taskListener turns a task's lifecycle events into status entries and
+// schedules its automatic restarts.
+type taskListener struct {
+	w  *Worker
+	tr *taskRun
+}
+
+func (l taskListener) OnStartup(id herder.TaskID) {
+	w, tr := l.w, l.tr
+	w.mu.Lock()
+	tr.tracker.Running(time.Now())
+	var info *herder.RestartInfo
+	if n := tr.tracker.Attempts(); n > 0 && !tr.stopped {
+		info = &herder.RestartInfo{Attempts: n}
+		w.scheduleLocked(&tr.timer, tr.tracker.Policy.HealthyAfter(), func() { w.taskHealthy(id, tr) })
+	}
+	w.mu.Unlock()
+	w.putTaskRestart(id, info)
+	w.status.PutTask(id, herder.StateRunning, nil)
+}
+
+func (l taskListener) OnPause(id herder.TaskID)  { l.w.status.PutTask(id, herder.StatePaused, nil) }
+func (l taskListener) OnResume(id herder.TaskID) { l.w.status.PutTask(id, herder.StateRunning, nil) }
+
+func (l taskListener) OnFailure(id herder.TaskID, err error) { l.w.taskFailed(id, l.tr, err) }
+
+func (l taskListener) OnShutdown(id herder.TaskID) {
+	l.w.status.PutTask(id, herder.StateUnassigned, nil)
+}
+
+func (l taskListener) OnTopic(id herder.TaskID, topic string) { l.w.status.AddTopic(id, topic) }
+
+// taskFailed reports a task's unrecoverable error and, when the policy
+// allows, schedules its automatic restart.
+func (w *Worker) taskFailed(id herder.TaskID, tr *taskRun, err error) {
+	w.mu.Lock()
+	var info *herder.RestartInfo
+	if !tr.stopped {
+		info = w.failedLocked(tr.tracker, &tr.timer, err, func() { w.restartTaskAuto(id, tr) })
+	}
+	w.mu.Unlock()
+	w.putTaskRestart(id, info)
+	// The one place a running task's unrecoverable error reaches the log.
+	if info != nil && info.NextAttempt != "" {
+		w.logger.Error("task threw an unrecoverable error; the task is FAILED and will be restarted automatically",
+			"connector", id.Connector, "task", id.Task, "task_id", id.String(), "attempt", info.Attempts, "next_attempt", info.NextAttempt, "error", Trace(err))
+	} else {
+		w.logger.Error("task threw an unrecoverable error; the task is FAILED and will not recover until restarted",
+			"connector", id.Connector, "task", id.Task, "task_id", id.String(), "error", Trace(err))
+	}
+	w.status.PutTask(id, herder.StateFailed, err)
+}
+
+// restartTaskAuto starts a failed task again with the configs it had, once
+// its previous run has ended.
+func (w *Worker) restartTaskAuto(id herder.TaskID, tr *taskRun) {
+	w.mu.Lock()
+	live := !tr.stopped && w.tasks[id] == tr
+	prev := tr.runner
+	attempt := tr.tracker.Attempts()
+	w.mu.Unlock()
+	if !live {
+		return
+	}
+	select {
+	case <-prev.Done():
+	case <-time.After(w.cfg.ShutdownTimeout()):
+		w.logger.Warn("failed task has not ended; abandoning it before its automatic restart", "connector", id.Connector, "task", id.Task)
+		prev.Cancel()
+	}
+	w.logger.Info("restarting failed task automatically", "connector", id.Connector, "task", id.Task, "attempt", attempt)
+	w.status.PutTask(id, herder.StateRestarting, nil)
+	err := w.startTask(id, tr, tr)
+	if errors.Is(err, errTaskGone) {
+		return
+	}
+	if err != nil {
+		// A task that cannot be built (a converter or transform that no
+		// longer configures) is not retried.
+		w.taskFailed(id, tr, connect.NonRetriable(err))
+	}
+}
+
+// taskHealthy clears the restart count of a task that kept running long
+// enough.
+func (w *Worker) taskHealthy(id herder.TaskID, tr *taskRun) {
+	w.mu.Lock()
+	cleared := !tr.stopped && tr.tracker.Healthy(time.Now())
+	w.mu.Unlock()
+	if cleared {
+		w.putTaskRestart(id, nil)
+	}
+}
+
+// Close stops every task and connector here. It is bounded: tasks get
+// task.shutdown.graceful.timeout.ms, connectors ConnectorStopTimeout, and
+// whatever still runs after that (a Poll that ignores its context, a Stop
+// that hangs) is abandoned and logged rather than waited for.
 func (w *Worker) Close() {
 	w.mu.Lock()
 	ids := make([]herder.TaskID, 0, len(w.tasks))
 	for id := range w.tasks {
 		ids = append(ids, id)
 	}
-	names := make([]string, 0, len(w.connectors))
-	for n := range w.connectors {
-		names = append(names, n)
+	var runs []*connectorRun
+	for n, run := range w.connectors {
+		run.stopped = true
+		if run.timer != nil {
+			run.timer.Stop()
+		}
+		runs = append(runs, run)
+		delete(w.connectors, n)
 	}
 	w.mu.Unlock()
 	w.StopTasks(ids)
-	for _, n := range names {
-		w.StopConnector(n)
+	for _, run := range runs {
+		run.runner.Stop()
 	}
-	w.wg.Wait()
+	deadline := time.Now()
+	if len(runs) > 0 {
+		deadline = deadline.Add(ConnectorStopTimeout)
+	}
+	for _, run := range runs {
+		t := time.NewTimer(max(time.Until(deadline), 0))
+		select {
+		case <-run.runner.Done():
+		case <-t.C:
+			w.logger.Warn("connector did not stop in time; abandoning it", "connector", run.name)
+		}
+		t.Stop()
+	}
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	// Cancelled tasks get one more graceful timeout to end.
+	t := time.NewTimer(max(time.Until(deadline), w.cfg.ShutdownTimeout()))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		w.logger.Warn("some connector or task goroutines did not end; abandoning them")
+	}
 }
 
 // converter builds a key or value converter: the connector's own class and
@@ -622,35 +916,4 @@ func dlqSpec(kind connect.PluginKind, connConfig map[string]string) task.DeadLet
 	}
 	d.ContextHeaders = strings.EqualFold(strings.TrimSpace(connConfig[KeyDLQContextHdrs]), "true")
 	return d
-}
-
-// taskListener turns task lifecycle events into status entries.
-type taskListener struct {
-	status StatusSink
-	log    *slog.Logger
-}
-
-func (l taskListener) OnStartup(id herder.TaskID) { l.status.PutTask(id, herder.StateRunning, nil) }
-func (l taskListener) OnPause(id herder.TaskID)   { l.status.PutTask(id, herder.StatePaused, nil) }
-func (l taskListener) OnResume(id herder.TaskID)  { l.status.PutTask(id, herder.StateRunning, nil) }
-func (l taskListener) OnFailure(id herder.TaskID, err error) {
-	// The one place a running task's unrecoverable error reaches the log.
-	l.log.Error("task threw an unrecoverable error; the task is FAILED and will not recover until restarted",
-		"connector", id.Connector, "task", id.Task, "task_id", id.String(), "error", Trace(err))
-	l.status.PutTask(id, herder.StateFailed, err)
-}
-func (l taskListener) OnShutdown(id herder.TaskID) { l.status.PutTask(id, herder.StateUnassigned, nil) }
-func (l taskListener) OnTopic(id herder.TaskID, topic string) {
-	l.status.AddTopic(id, topic)
-}
-
-// safeCall runs plugin code, turning a panic into an error so one bad
-// plugin cannot take the worker down.
-func safeCall(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return fn()
 }

@@ -40,8 +40,18 @@ const (
 	// WLoginConfig is Ferry's worker key for the JAAS file that Apache
 	// reads from the JVM property of the same name; when unset, a
 	// -Djava.security.auth.login.config=PATH in KAFKA_OPTS is used.
-	WLoginConfig         = "java.security.auth.login.config"
-	DefaultHeaderConvert = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+	WLoginConfig = "java.security.auth.login.config"
+
+	// Ferry extensions (see docs/config-reference.md).
+	WTasksMaxLimit        = "tasks.max.limit"
+	WRestartEnable        = "restart.auto.enable"
+	WRestartMaxAttempts   = "restart.auto.max.attempts"
+	WRestartBackoffInit   = "restart.auto.backoff.initial.ms"
+	WRestartBackoffMax    = "restart.auto.backoff.max.ms"
+	DefaultTasksMaxLimit  = 1000
+	DefaultRestartInitial = 1000
+	DefaultRestartMax     = 60000
+	DefaultHeaderConvert  = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
 )
 
 // Distributed worker keys (Apache's DistributedConfig).
@@ -99,6 +109,11 @@ func WorkerDef(standalone bool) *connect.ConfigDef {
 	def(connect.ConfigKey{Name: WResponseHeaders, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Rules for REST response headers: comma-separated [action] [name]:[value], action set, add, setDate or addDate."})
 	def(connect.ConfigKey{Name: WLoginConfig, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Ferry extension: the JAAS file of the basic authentication REST extension (KafkaConnect entry). Apache takes it from the JVM property of the same name; when unset, Ferry reads -Djava.security.auth.login.config=PATH from the KAFKA_OPTS environment variable."})
 	def(connect.ConfigKey{Name: WClientID, Type: connect.TypeString, Default: "", Importance: connect.Low, Doc: "Base client id for Kafka clients."})
+	def(connect.ConfigKey{Name: WTasksMaxLimit, Type: connect.TypeInt, Default: DefaultTasksMaxLimit, Validator: connect.AtLeast(1), Importance: connect.Medium, Doc: "Ferry extension: the largest tasks.max a connector may have on this worker, and the most task configs a connector may return. A config above it is rejected; a stored one fails its connector. Bounds the memory one request can claim."})
+	def(connect.ConfigKey{Name: WRestartEnable, Type: connect.TypeBoolean, Default: true, Importance: connect.Medium, Doc: "Ferry extension: restart FAILED connectors and tasks automatically, with exponential backoff and jitter. Errors that waiting cannot heal (invalid config, missing class, errors a plugin marks non-retriable) are not retried. Connectors may override it."})
+	def(connect.ConfigKey{Name: WRestartMaxAttempts, Type: connect.TypeInt, Default: -1, Validator: connect.AtLeast(-1), Importance: connect.Low, Doc: "Ferry extension: automatic restarts in a row after which a connector or task stays FAILED; -1 means no limit. A run longer than restart.auto.backoff.max.ms (at least 10 s) clears the count. Connectors may override it."})
+	def(connect.ConfigKey{Name: WRestartBackoffInit, Type: connect.TypeLong, Default: int64(DefaultRestartInitial), Validator: connect.AtLeast(1), Importance: connect.Low, Doc: "Ferry extension: delay in milliseconds before the first automatic restart; it doubles with each attempt, minus up to a quarter at random. Connectors may override it."})
+	def(connect.ConfigKey{Name: WRestartBackoffMax, Type: connect.TypeLong, Default: int64(DefaultRestartMax), Validator: connect.AtLeast(1), Importance: connect.Low, Doc: "Ferry extension: longest delay in milliseconds between automatic restarts. Connectors may override it."})
 	if standalone {
 		def(connect.ConfigKey{Name: WOffsetFile, Type: connect.TypeString, Default: connect.NoDefault, Importance: connect.High, Doc: "File holding source connector offsets."})
 		def(connect.ConfigKey{Name: WConfigFile, Type: connect.TypeString, Default: nil, Importance: connect.Medium, Doc: "File keeping connector configs and target states across restarts (Ferry extension). Defaults to the offsets file name plus .connectors.json."})

@@ -24,6 +24,7 @@ const (
 	evReconfigure                    // a connector asked for new task configs
 	evRestart                        // a restart request record was read
 	evPublishFailed                  // task configs could not reach the leader
+	evTaskConfigs                    // a connector answered a task configs request
 )
 
 type event struct {
@@ -34,6 +35,11 @@ type event struct {
 	connector  string
 	rebalanced group.Rebalanced
 	restart    kafkastore.RestartRequest
+	// evTaskConfigs: the answer, and whether it must be published even
+	// if equal to the committed configs.
+	configs []map[string]string
+	err     error
+	force   bool
 }
 
 // mailbox is an unbounded queue: producers (the config store's reader,
@@ -109,7 +115,15 @@ type actorState struct {
 	known      map[string]bool // connectors of the config topic as last seen
 	// retry holds connectors whose task configs could not be sent to the
 	// leader, with the time to try again.
-	retry    map[string]time.Time
+	retry map[string]time.Time
+	// asking holds connectors whose task configs were asked for and not
+	// answered yet; again those asked again meanwhile (true: forced).
+	asking map[string]bool
+	again  map[string]bool
+	// forced holds connectors whose next task configs must be published
+	// even if equal to the committed ones (their config changed while
+	// they were not running yet).
+	forced   map[string]bool
 	rejoinAt time.Time // after leaving the group because sync failed
 	// staleOffset is the config topic offset up to which a change needing
 	// a rebalance (connector added or removed, task configs committed) was
@@ -144,6 +158,9 @@ func (s *actorState) init() {
 	s.tasks = map[herder.TaskID]*localTask{}
 	s.known = map[string]bool{}
 	s.retry = map[string]time.Time{}
+	s.asking = map[string]bool{}
+	s.again = map[string]bool{}
+	s.forced = map[string]bool{}
 	s.staleOffset = -1
 }
 
@@ -178,6 +195,7 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 	rejoin, configChanged, configRejoin := false, false, false
 	var reconfig []string
 	var restarts []kafkastore.RestartRequest
+	var answers []event
 	for _, e := range evs {
 		switch e.kind {
 		case evAssigned:
@@ -195,6 +213,8 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 			restarts = append(restarts, e.restart)
 		case evPublishFailed:
 			h.st.retry[e.connector] = time.Now().Add(time.Second)
+		case evTaskConfigs:
+			answers = append(answers, e)
 		}
 	}
 	if configChanged {
@@ -224,6 +244,9 @@ func (h *Herder) handle(ctx context.Context, evs []event) {
 	}
 	for _, r := range restarts {
 		h.applyRestart(ctx, r)
+	}
+	for _, e := range answers {
+		h.onTaskConfigs(ctx, e)
 	}
 }
 
@@ -439,19 +462,59 @@ func (h *Herder) pluginVersion(config map[string]string) string {
 	return ""
 }
 
-// reconfigure asks a connector running here for its task configs and has
-// the leader commit them when they differ from the committed ones (always
-// when force is set: the connector config changed).
+// reconfigure asks a connector running here for its task configs; the
+// answer comes back as an evTaskConfigs event, so the actor never waits on
+// plugin code. Requests for a connector already being asked coalesce into
+// one more request once the answer is in.
 func (h *Herder) reconfigure(ctx context.Context, snap *kafkastore.Snapshot, name string, force bool) {
+	if force {
+		h.st.forced[name] = true
+	}
 	cc := snap.Connectors[name]
 	if cc == nil || cc.TargetState != herder.TargetStarted || !h.worker.IsRunning(name) {
+		return // a connector that starts asks by itself
+	}
+	if h.st.asking[name] {
+		h.st.again[name] = h.st.again[name] || force
 		return
 	}
-	configs, err := h.worker.TaskConfigs(name)
-	if err != nil {
-		h.logger.Error("connector failed to generate task configs", "connector", name, "error", err)
+	h.st.asking[name] = true
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		tctx, cancel := context.WithTimeout(ctx, runtime.TaskConfigTimeout)
+		configs, err := h.worker.TaskConfigs(tctx, name)
+		cancel()
+		h.inbox.push(event{kind: evTaskConfigs, connector: name, configs: configs, err: err, force: force})
+	}()
+}
+
+// onTaskConfigs has the leader commit a connector's task configs when they
+// differ from the committed ones (always when forced: the connector config
+// changed).
+func (h *Herder) onTaskConfigs(ctx context.Context, e event) {
+	name := e.connector
+	delete(h.st.asking, name)
+	snap := h.configs.Snapshot()
+	if force, ok := h.st.again[name]; ok {
+		// Asked again meanwhile: this answer may be stale.
+		delete(h.st.again, name)
+		if _, ok := h.st.conns[name]; ok {
+			h.reconfigure(ctx, snap, name, force || e.force)
+		}
 		return
 	}
+	if e.err != nil {
+		h.logger.Error("connector failed to generate task configs", "connector", name, "error", e.err)
+		return
+	}
+	cc := snap.Connectors[name]
+	if _, ok := h.st.conns[name]; !ok || cc == nil || cc.TargetState != herder.TargetStarted {
+		return
+	}
+	configs := e.configs
+	force := e.force || h.st.forced[name]
+	delete(h.st.forced, name)
 	if !force && !cc.Inconsistent && cc.TaskCount == len(configs) &&
 		slices.EqualFunc(configs, cc.TaskConfigs, func(a, b map[string]string) bool { return maps.Equal(a, b) }) {
 		return

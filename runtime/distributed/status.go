@@ -26,6 +26,50 @@ type statusSink struct {
 	destroyed map[string]bool
 	versions  map[string]string
 	topics    map[string]bool // "connector\x00topic" already recorded
+	// Automatic restart state of the instances running here; the status
+	// topic keeps Apache's record format, so it is shown by this worker.
+	connRestart map[string]*herder.RestartInfo
+	taskRestart map[herder.TaskID]*herder.RestartInfo
+}
+
+var _ runtime.RestartSink = (*statusSink)(nil)
+
+// PutConnectorRestart records a connector's automatic restart state.
+func (s *statusSink) PutConnectorRestart(name string, info *herder.RestartInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info == nil {
+		delete(s.connRestart, name)
+	} else {
+		s.connRestart[name] = info
+	}
+}
+
+// PutTaskRestart records a task's automatic restart state.
+func (s *statusSink) PutTaskRestart(id herder.TaskID, info *herder.RestartInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info == nil {
+		delete(s.taskRestart, id)
+	} else {
+		s.taskRestart[id] = info
+	}
+}
+
+// withRestart adds the restart state known here to a status read from the
+// status topic, for the entries this worker wrote.
+func (s *statusSink) withRestart(name string, st *herder.ConnectorStateInfo) {
+	workerID := s.h.workerID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.Connector.WorkerID == workerID {
+		st.Connector.Restart = s.connRestart[name]
+	}
+	for i := range st.Tasks {
+		if st.Tasks[i].WorkerID == workerID {
+			st.Tasks[i].Restart = s.taskRestart[herder.TaskID{Connector: name, Task: st.Tasks[i].ID}]
+		}
+	}
 }
 
 type statusWrite struct {
@@ -43,7 +87,8 @@ var _ runtime.StatusSink = (*statusSink)(nil)
 
 func newStatusSink(h *Herder) *statusSink {
 	return &statusSink{h: h, signal: make(chan struct{}, 1), destroyed: map[string]bool{},
-		versions: map[string]string{}, topics: map[string]bool{}}
+		versions: map[string]string{}, topics: map[string]bool{},
+		connRestart: map[string]*herder.RestartInfo{}, taskRestart: map[herder.TaskID]*herder.RestartInfo{}}
 }
 
 func (s *statusSink) enqueue(w statusWrite) {

@@ -116,17 +116,31 @@ type ConnectorInfo struct {
 
 // ConnectorState is the connector part of a status.
 type ConnectorState struct {
-	State    State  `json:"state"`
-	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	State    State        `json:"state"`
+	WorkerID string       `json:"worker_id"`
+	Trace    string       `json:"trace,omitempty"`
+	Restart  *RestartInfo `json:"restart,omitempty"`
 }
 
 // TaskState is one task's status.
 type TaskState struct {
-	ID       int    `json:"id"`
-	State    State  `json:"state"`
-	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	ID       int          `json:"id"`
+	State    State        `json:"state"`
+	WorkerID string       `json:"worker_id"`
+	Trace    string       `json:"trace,omitempty"`
+	Restart  *RestartInfo `json:"restart,omitempty"`
+}
+
+// RestartInfo is the automatic restart state of a connector or task, a
+// Ferry extension of the status entities (Apache clients ignore unknown
+// fields). It is absent until the first automatic restart and again once a
+// healthy run cleared the count.
+type RestartInfo struct {
+	// Attempts counts the automatic restarts since the last healthy run.
+	Attempts int `json:"attempts"`
+	// NextAttempt is when the next restart is due (RFC 3339, UTC); absent
+	// when none is scheduled (running, or restarts given up).
+	NextAttempt string `json:"next_attempt,omitempty"`
 }
 
 // ConnectorStateInfo is GET /connectors/{c}/status.

@@ -26,25 +26,38 @@ import (
 )
 
 // Herder is the standalone implementation of herder.Herder.
+//
+// Locking: mu guards the connector table and is held only to read or
+// update it, never across plugin code, a worker call or I/O, so REST reads
+// never wait behind a slow connector. writeMu serialises changes (create,
+// update, delete, restart, target states, new task configs) so that two
+// changes to one connector cannot interleave; reads never take it. Under
+// writeMu the herder only makes bounded worker calls (stopping tasks takes
+// at most task.shutdown.graceful.timeout.ms, a connector
+// runtime.ConnectorStopTimeout) and writes the config file; connector
+// Start and TaskConfigs run on the connector's own goroutine.
 type Herder struct {
-	cfg      *runtime.WorkerConfig
-	reg      *connect.Registry
-	worker   *runtime.Worker
-	status   *runtime.StatusStore
-	offsets  storage.OffsetStore
-	file     configFile
-	logger   *slog.Logger
-	version  ServerVersion
-	kafka    *kgo.Client
-	admin    *kadm.Client
-	started  atomic.Bool
-	reconfig chan string
+	cfg     *runtime.WorkerConfig
+	reg     *connect.Registry
+	worker  *runtime.Worker
+	status  *runtime.StatusStore
+	offsets storage.OffsetStore
+	file    configFile
+	logger  *slog.Logger
+	version ServerVersion
+	kafka   *kgo.Client
+	admin   *kadm.Client
+	started atomic.Bool
+
+	// Task reconfiguration requests, coalesced per connector.
+	reconfigMu  sync.Mutex
+	reconfig    map[string]bool
+	reconfigSig chan struct{}
 
 	clusterMu sync.Mutex
 	clusterID string
 
-	// mu serialises every change to connectors; reads take it too, so REST
-	// views are always consistent.
+	writeMu    sync.Mutex
 	mu         sync.Mutex
 	connectors map[string]*connState
 }
@@ -53,6 +66,10 @@ type connState struct {
 	config      map[string]string
 	target      herder.TargetState
 	taskConfigs []map[string]string
+	// tasksUp is true once taskConfigs were started for the current
+	// connector config; a new config or a stop clears it so the next
+	// task configs start tasks even when equal to the old ones.
+	tasksUp bool
 }
 
 // ServerVersion is what GET / reports.
@@ -92,7 +109,7 @@ func New(o Options) (*Herder, error) {
 	h := &Herder{cfg: o.Config, reg: o.Registry, offsets: o.Offsets, file: configFile{path: path},
 		logger: o.Logger, version: o.Version, kafka: kc, admin: kadm.NewClient(kc),
 		status: runtime.NewStatusStore(o.WorkerID), connectors: map[string]*connState{},
-		reconfig: make(chan string, 64)}
+		reconfig: map[string]bool{}, reconfigSig: make(chan struct{}, 1)}
 	h.worker, err = runtime.NewWorker(runtime.WorkerOptions{Config: o.Config, Registry: o.Registry, Offsets: o.Offsets,
 		Status: h.status, Logger: o.Logger, WorkerID: o.WorkerID, OnReconfigure: h.requestReconfigure})
 	if err != nil {
@@ -108,7 +125,9 @@ var _ herder.Herder = (*Herder)(nil)
 func (h *Herder) SetWorkerID(id string) { h.status.SetWorkerID(id) }
 
 // Start restores the connectors saved in the config file, then applies the
-// given connector configs (from the command line), and starts them all.
+// given connector configs (from the command line), and starts them all. A
+// stored connector that cannot start does not stop the worker: it shows
+// FAILED with its trace and can be fixed or deleted over REST.
 func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {
 	stored, err := h.file.load()
 	if err != nil {
@@ -124,9 +143,9 @@ func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {
 	names := slices.Sorted(maps.Keys(h.connectors))
 	h.mu.Unlock()
 	for _, name := range names {
-		h.mu.Lock()
-		h.startConnectorLocked(name)
-		h.mu.Unlock()
+		h.writeMu.Lock()
+		h.startConnector(name)
+		h.writeMu.Unlock()
 	}
 	for _, cfg := range initial {
 		name := strings.TrimSpace(cfg[runtime.KeyName])
@@ -141,91 +160,140 @@ func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {
 	return nil
 }
 
-// Run serves reconfiguration requests from connectors until ctx ends.
+// Run serves task reconfiguration requests (a connector started, or asked
+// for new task configs) until ctx ends.
 func (h *Herder) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case name := <-h.reconfig:
-			h.mu.Lock()
-			if cs := h.connectors[name]; cs != nil && cs.target == herder.TargetStarted {
-				h.refreshTasksLocked(name, false)
+		case <-h.reconfigSig:
+		}
+		h.reconfigMu.Lock()
+		names := slices.Sorted(maps.Keys(h.reconfig))
+		clear(h.reconfig)
+		h.reconfigMu.Unlock()
+		for _, name := range names {
+			if ctx.Err() != nil {
+				return nil
 			}
-			h.mu.Unlock()
+			h.refreshTasks(ctx, name)
 		}
 	}
 }
 
-// Close stops all connectors and tasks and releases the Kafka clients.
+// Close stops all connectors and tasks (bounded, see runtime.Worker.Close)
+// and releases the Kafka clients.
 func (h *Herder) Close() {
 	h.worker.Close()
 	h.kafka.Close()
 }
 
+// requestReconfigure queues a task reconfiguration; requests for one
+// connector coalesce, so none is dropped and none piles up.
 func (h *Herder) requestReconfigure(name string) {
+	h.reconfigMu.Lock()
+	h.reconfig[name] = true
+	h.reconfigMu.Unlock()
 	select {
-	case h.reconfig <- name:
+	case h.reconfigSig <- struct{}{}:
 	default:
-		h.logger.Warn("dropping task reconfiguration request: too many pending", "connector", name)
 	}
 }
 
-func (h *Herder) saveLocked() error {
+// save writes the config file; call with writeMu held.
+func (h *Herder) save() error {
+	h.mu.Lock()
 	out := make(map[string]storedConnector, len(h.connectors))
 	for n, cs := range h.connectors {
 		out[n] = storedConnector{Config: cs.config, Target: cs.target}
 	}
+	h.mu.Unlock()
 	return h.file.save(out)
 }
 
-// startConnectorLocked starts a connector instance in its target state and,
-// when started, its tasks.
-func (h *Herder) startConnectorLocked(name string) {
-	cs := h.connectors[name]
-	if err := h.worker.StartConnector(name, cs.config, cs.target); err != nil {
-		h.logger.Error("cannot start connector", "connector", name, "error", err)
+// get returns a connector's state and a copy of what callers need.
+func (h *Herder) get(name string) (cs *connState, config map[string]string, target herder.TargetState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cs = h.connectors[name]
+	if cs == nil {
+		return nil, nil, ""
+	}
+	return cs, cs.config, cs.target
+}
+
+// startConnector starts a connector instance in its target state; its
+// tasks follow once it runs (the worker asks for a reconfiguration). Call
+// with writeMu held.
+func (h *Herder) startConnector(name string) {
+	cs, config, target := h.get(name)
+	if cs == nil {
 		return
 	}
-	if cs.target == herder.TargetStarted {
-		h.refreshTasksLocked(name, true)
+	if err := h.worker.StartConnector(name, config, target); err != nil {
+		h.logger.Error("cannot start connector", "connector", name, "error", err)
 	}
 }
 
-// refreshTasksLocked regenerates task configs; when they changed (or force)
-// the tasks are restarted with the new configs.
-func (h *Herder) refreshTasksLocked(name string, force bool) {
-	cs := h.connectors[name]
-	if !h.worker.IsRunning(name) {
+// refreshTasks asks a running connector for its task configs and, when
+// they changed (or its tasks are not up), restarts its tasks with them.
+// The connector is asked without any lock held.
+func (h *Herder) refreshTasks(ctx context.Context, name string) {
+	cs, _, target := h.get(name)
+	if cs == nil || target != herder.TargetStarted || !h.worker.IsRunning(name) {
 		return
 	}
-	configs, err := h.worker.TaskConfigs(name)
+	tctx, cancel := context.WithTimeout(ctx, runtime.TaskConfigTimeout)
+	configs, err := h.worker.TaskConfigs(tctx, name)
+	cancel()
 	if err != nil {
 		h.logger.Error("connector failed to generate task configs", "connector", name, "error", err)
 		return
 	}
-	if !force && equalConfigs(configs, cs.taskConfigs) {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	h.mu.Lock()
+	current := h.connectors[name] == cs && cs.target == herder.TargetStarted
+	unchanged := cs.tasksUp && equalConfigs(configs, cs.taskConfigs)
+	h.mu.Unlock()
+	if !current || unchanged {
+		return // a newer change asks again once it applied
+	}
+	h.stopTasks(name)
+	h.mu.Lock()
+	cs.taskConfigs, cs.tasksUp = configs, true
+	h.mu.Unlock()
+	h.startTasks(name)
+}
+
+// startTasks starts a connector's tasks; call with writeMu held.
+func (h *Herder) startTasks(name string) {
+	h.mu.Lock()
+	cs := h.connectors[name]
+	if cs == nil {
+		h.mu.Unlock()
 		return
 	}
-	h.stopTasksLocked(name)
-	cs.taskConfigs = configs
-	h.startTasksLocked(name)
-}
-
-func (h *Herder) startTasksLocked(name string) {
-	cs := h.connectors[name]
-	for i, tc := range cs.taskConfigs {
+	config, target, tcs := cs.config, cs.target, cs.taskConfigs
+	h.mu.Unlock()
+	for i, tc := range tcs {
 		id := herder.TaskID{Connector: name, Task: i}
-		_ = h.worker.StartTask(id, cs.config, tc, cs.target)
+		_ = h.worker.StartTask(id, config, tc, target)
 	}
 }
 
-func (h *Herder) stopTasksLocked(name string) {
-	cs := h.connectors[name]
+// stopTasks stops a connector's tasks and forgets their statuses; call with
+// writeMu held.
+func (h *Herder) stopTasks(name string) {
 	var ids []herder.TaskID
-	for i := range cs.taskConfigs {
-		ids = append(ids, herder.TaskID{Connector: name, Task: i})
+	h.mu.Lock()
+	if cs := h.connectors[name]; cs != nil {
+		for i := range cs.taskConfigs {
+			ids = append(ids, herder.TaskID{Connector: name, Task: i})
+		}
 	}
+	h.mu.Unlock()
 	ids = append(ids, h.worker.TaskIDs(name)...)
 	h.worker.StopTasks(ids)
 	for _, id := range ids {
@@ -287,30 +355,48 @@ func (h *Herder) ConnectorConfig(_ context.Context, name string) (map[string]str
 
 // PutConnectorConfig validates and applies a connector config.
 func (h *Herder) PutConnectorConfig(_ context.Context, name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.putLocked(name, config, initial, allowReplace)
-}
-
-func (h *Herder) putLocked(name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
-	config = maps.Clone(config)
-	config[runtime.KeyName] = name
-	existing := h.connectors[name]
-	if existing != nil && !allowReplace {
-		return false, nil, herder.Conflict("Connector %s already exists", name)
-	}
-	if existing != nil {
-		runtime.RestoreHidden(existing.config, config)
-	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
+	config, err := h.validate(name, config, allowReplace)
 	if err != nil {
 		return false, nil, err
 	}
-	if infos.ErrorCount > 0 {
-		return false, nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	return h.apply(name, config, initial, allowReplace)
+}
+
+// validate checks a config before any lock is taken: validation may call
+// the plugin (a JDBC connector checks its database).
+func (h *Herder) validate(name string, config map[string]string, allowReplace bool) (map[string]string, error) {
+	config = maps.Clone(config)
+	config[runtime.KeyName] = name
+	existing, oldConfig, _ := h.get(name)
+	if existing != nil && !allowReplace {
+		return nil, herder.Conflict("Connector %s already exists", name)
 	}
-	if existing != nil && maps.Equal(existing.config, config) {
+	if existing != nil {
+		runtime.RestoreHidden(oldConfig, config)
+	}
+	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
+	if err != nil {
+		return nil, err
+	}
+	if infos.ErrorCount > 0 {
+		return nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
+	}
+	return config, nil
+}
+
+// apply stores a validated config and (re)starts the connector; call with
+// writeMu held.
+func (h *Herder) apply(name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
+	existing, oldConfig, oldTarget := h.get(name)
+	if existing != nil && !allowReplace {
+		return false, nil, herder.Conflict("Connector %s already exists", name)
+	}
+	if existing != nil && maps.Equal(oldConfig, config) {
 		// Same config: nothing to restart.
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		return false, h.infoLocked(name, existing), nil
 	}
 	target := herder.TargetStarted
@@ -318,28 +404,30 @@ func (h *Herder) putLocked(name string, config map[string]string, initial herder
 		target = initial
 	}
 	if existing != nil {
-		target = existing.target
-		h.stopTasksLocked(name)
+		target = oldTarget
+		h.stopTasks(name)
 		h.worker.StopConnector(name)
 	}
 	cs := &connState{config: config, target: target}
+	h.mu.Lock()
 	h.connectors[name] = cs
-	if err := h.saveLocked(); err != nil {
+	h.mu.Unlock()
+	if err := h.save(); err != nil {
 		return false, nil, err
 	}
-	h.startConnectorLocked(name)
+	h.startConnector(name)
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return existing == nil, h.infoLocked(name, cs), nil
 }
 
 // PatchConnectorConfig merges a partial config into the stored one.
 func (h *Herder) PatchConnectorConfig(_ context.Context, name string, patch map[string]*string) (*herder.ConnectorInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.lookup(name)
-	if err != nil {
-		return nil, err
+	cs, config, _ := h.get(name)
+	if cs == nil {
+		return nil, herder.NotFound("Connector %s not found", name)
 	}
-	merged := maps.Clone(cs.config)
+	merged := maps.Clone(config)
 	for k, v := range patch {
 		if v == nil {
 			delete(merged, k)
@@ -347,22 +435,30 @@ func (h *Herder) PatchConnectorConfig(_ context.Context, name string, patch map[
 			merged[k] = *v
 		}
 	}
-	_, info, err := h.putLocked(name, merged, "", true)
+	merged, err := h.validate(name, merged, true)
+	if err != nil {
+		return nil, err
+	}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	_, info, err := h.apply(name, merged, "", true)
 	return info, err
 }
 
 // DeleteConnector stops and removes a connector.
 func (h *Herder) DeleteConnector(_ context.Context, name string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, err := h.lookup(name); err != nil {
-		return err
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	if cs, _, _ := h.get(name); cs == nil {
+		return herder.NotFound("Connector %s not found", name)
 	}
-	h.stopTasksLocked(name)
+	h.stopTasks(name)
 	h.worker.StopConnector(name)
+	h.mu.Lock()
 	delete(h.connectors, name)
+	h.mu.Unlock()
 	h.status.RemoveConnector(name)
-	return h.saveLocked()
+	return h.save()
 }
 
 // ConnectorStatus returns the connector's and its tasks' states.
@@ -410,23 +506,22 @@ func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error
 
 // RestartConnector restarts the connector instance only.
 func (h *Herder) RestartConnector(_ context.Context, name string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs := h.connectors[name]
-	if cs == nil {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	if cs, _, _ := h.get(name); cs == nil {
 		return herder.NotFound("Unknown connector: %s", name)
 	}
 	h.worker.StopConnector(name)
-	h.startConnectorLocked(name)
+	h.startConnector(name)
 	return nil
 }
 
 // RestartConnectorAndTasks restarts the connector and/or tasks selected by
 // the flags and returns the status with them marked RESTARTING.
-func (h *Herder) RestartConnectorAndTasks(ctx context.Context, name string, includeTasks, onlyFailed bool) (*herder.ConnectorStateInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs := h.connectors[name]
+func (h *Herder) RestartConnectorAndTasks(_ context.Context, name string, includeTasks, onlyFailed bool) (*herder.ConnectorStateInfo, error) {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	cs, config, _ := h.get(name)
 	if cs == nil {
 		return nil, herder.NotFound("Unknown connector: %s", name)
 	}
@@ -435,7 +530,7 @@ func (h *Herder) RestartConnectorAndTasks(ctx context.Context, name string, incl
 		return nil, herder.NotFound("Status for connector %s not found", name)
 	}
 	plan := &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.status.Tasks(name), Type: herder.TypeUnknown}
-	if p, ok := h.reg.LookupConnector(cs.config[runtime.KeyConnectorClass]); ok {
+	if p, ok := h.reg.LookupConnector(config[runtime.KeyConnectorClass]); ok {
 		plan.Type = runtime.ConnectorType(p)
 	}
 	restartConn := !onlyFailed || st.State == herder.StateFailed
@@ -454,74 +549,89 @@ func (h *Herder) RestartConnectorAndTasks(ctx context.Context, name string, incl
 	if restartConn {
 		h.status.PutConnector(name, herder.StateRestarting, nil)
 		h.worker.StopConnector(name)
-		if err := h.worker.StartConnector(name, cs.config, cs.target); err != nil {
-			h.logger.Error("connector restart failed", "connector", name, "error", err)
-		}
+		h.startConnector(name)
 	}
 	for _, t := range restartTasks {
-		h.restartTaskLocked(herder.TaskID{Connector: name, Task: t})
+		h.restartTask(herder.TaskID{Connector: name, Task: t})
 	}
 	return plan, nil
 }
 
-func (h *Herder) restartTaskLocked(id herder.TaskID) {
+// restartTask stops and starts one task; call with writeMu held.
+func (h *Herder) restartTask(id herder.TaskID) {
+	h.mu.Lock()
 	cs := h.connectors[id.Connector]
+	if cs == nil || id.Task >= len(cs.taskConfigs) {
+		h.mu.Unlock()
+		return
+	}
+	config, tc, target := cs.config, cs.taskConfigs[id.Task], cs.target
+	h.mu.Unlock()
 	h.status.PutTask(id, herder.StateRestarting, nil)
 	h.worker.StopTasks([]herder.TaskID{id})
-	_ = h.worker.StartTask(id, cs.config, cs.taskConfigs[id.Task], cs.target)
+	_ = h.worker.StartTask(id, config, tc, target)
 }
 
 // RestartTask restarts one task in place.
 func (h *Herder) RestartTask(_ context.Context, id herder.TaskID) error {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	cs := h.connectors[id.Connector]
+	n := 0
+	if cs != nil {
+		n = len(cs.taskConfigs)
+	}
+	h.mu.Unlock()
 	if cs == nil {
 		return herder.NotFound("Unknown connector: %s", id.Connector)
 	}
-	if id.Task < 0 || id.Task >= len(cs.taskConfigs) {
+	if id.Task < 0 || id.Task >= n {
 		return herder.NotFound("Unknown task: %s", id)
 	}
-	h.restartTaskLocked(id)
+	h.restartTask(id)
 	return nil
 }
 
 func (h *Herder) setTarget(name string, target herder.TargetState) error {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	cs := h.connectors[name]
 	if cs == nil {
+		h.mu.Unlock()
 		return herder.NotFound("Unknown connector %s", name)
 	}
 	prev := cs.target
 	if prev == target {
+		h.mu.Unlock()
 		return nil
 	}
 	cs.target = target
-	if err := h.saveLocked(); err != nil {
+	ntasks := len(cs.taskConfigs)
+	h.mu.Unlock()
+	if err := h.save(); err != nil {
 		return err
 	}
 	switch target {
 	case herder.TargetStopped:
-		h.stopTasksLocked(name)
-		cs.taskConfigs = nil
+		h.stopTasks(name)
+		h.mu.Lock()
+		cs.taskConfigs, cs.tasksUp = nil, false
+		h.mu.Unlock()
 		h.worker.SetConnectorTarget(name, target)
 	case herder.TargetPaused:
 		h.worker.SetConnectorTarget(name, target)
-		for i := range cs.taskConfigs {
+		for i := range ntasks {
 			h.worker.SetTaskTarget(herder.TaskID{Connector: name, Task: i}, target)
 		}
 	case herder.TargetStarted:
-		h.worker.SetConnectorTarget(name, target)
-		if prev == herder.TargetStopped || len(cs.taskConfigs) == 0 {
-			h.refreshTasksLocked(name, true)
-			return nil
-		}
-		for i := range cs.taskConfigs {
+		for i := range ntasks {
 			h.worker.SetTaskTarget(herder.TaskID{Connector: name, Task: i}, target)
 		}
-		// The connector may produce new task configs after resuming.
-		h.refreshTasksLocked(name, false)
+		// Once it runs again the connector is asked for its task configs
+		// (tasks start then if they were stopped).
+		h.worker.SetConnectorTarget(name, target)
 	}
 	return nil
 }
@@ -613,13 +723,15 @@ func (h *Herder) Health(context.Context) error {
 
 var errNotStopped = errors.New("not stopped")
 
-func (h *Herder) stoppedLocked(name string) (*connState, error) {
-	cs, err := h.lookup(name)
-	if err != nil {
-		return nil, err
+// stoppedConfig returns the config of a connector that is STOPPED with no
+// tasks running; call with writeMu held.
+func (h *Herder) stoppedConfig(name string) (map[string]string, error) {
+	cs, config, target := h.get(name)
+	if cs == nil {
+		return nil, herder.NotFound("Connector %s not found", name)
 	}
-	if cs.target != herder.TargetStopped || len(h.worker.TaskIDs(name)) > 0 {
+	if target != herder.TargetStopped || len(h.worker.TaskIDs(name)) > 0 {
 		return nil, &herder.Error{Code: 400, Err: errNotStopped, Message: fmt.Sprintf("Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", name)}
 	}
-	return cs, nil
+	return config, nil
 }

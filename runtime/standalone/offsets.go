@@ -29,24 +29,25 @@ func (h *Herder) ConnectorOffsets(ctx context.Context, name string) (*herder.Con
 
 // AlterConnectorOffsets changes offsets of a stopped connector.
 func (h *Herder) AlterConnectorOffsets(ctx context.Context, name string, offsets *herder.ConnectorOffsets) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.stoppedLocked(name)
+	// writeMu keeps the connector stopped while its offsets change.
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	config, err := h.stoppedConfig(name)
 	if err != nil {
 		return "", err
 	}
-	return h.offsetsAPI().Alter(ctx, name, cs.config, offsets)
+	return h.offsetsAPI().Alter(ctx, name, config, offsets)
 }
 
 // ResetConnectorOffsets removes all offsets of a stopped connector.
 func (h *Herder) ResetConnectorOffsets(ctx context.Context, name string) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.stoppedLocked(name)
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	config, err := h.stoppedConfig(name)
 	if err != nil {
 		return "", err
 	}
-	return h.offsetsAPI().Reset(ctx, name, cs.config)
+	return h.offsetsAPI().Reset(ctx, name, config)
 }
 
 // ConnectorLag reports a sink connector's consumer lag.
