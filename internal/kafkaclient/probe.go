@@ -38,6 +38,13 @@ func Probe(ctx context.Context, cl *kgo.Client) error {
 		if fatal := Fatal(err); fatal != nil {
 			return fatal
 		}
+		// Nothing listens: there is no handshake to judge, and waiting
+		// here would only hold up the start of a task while the cluster
+		// is down.
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Op == "dial" {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
