@@ -55,6 +55,8 @@ type Receiver struct {
 	ClientID     string
 	ClientSecret string
 	APIKey       string
+	refuseIf     string
+	refuseStatus int
 }
 
 // StartReceiver listens on a free loopback port until the test ends.
@@ -78,6 +80,13 @@ func (r *Receiver) Addr() string { return r.ln.Addr().String() }
 func (r *Receiver) Script(replies ...Reply) {
 	r.mu.Lock()
 	r.script = append(r.script, replies...)
+	r.mu.Unlock()
+}
+
+// RefuseContaining answers status to every request whose body contains s.
+func (r *Receiver) RefuseContaining(s string, status int) {
+	r.mu.Lock()
+	r.refuseIf, r.refuseStatus = s, status
 	r.mu.Unlock()
 }
 
@@ -147,6 +156,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if req.Header.Get("X-API-Key") != r.APIKey {
 			status = http.StatusForbidden
 		}
+	}
+	if status == http.StatusOK && r.refuseIf != "" && strings.Contains(string(body), r.refuseIf) {
+		status = r.refuseStatus
+		reply = Reply{Status: status, Body: `{"error":"refused record"}`}
 	}
 	if status == http.StatusOK && len(r.script) > 0 {
 		reply = r.script[0]
