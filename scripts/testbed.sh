@@ -856,6 +856,8 @@ http {
 	server {
 		listen 127.0.0.1:$port;
 		client_max_body_size 64m;
+		client_body_buffer_size 4m;
+		proxy_buffering off;
 		proxy_http_version 1.1;
 		proxy_set_header Connection "";
 		proxy_set_header Host \$http_host;

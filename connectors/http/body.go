@@ -79,8 +79,12 @@ func javaClass(v any) string {
 
 // batchBody joins the pieces of one request: a JSON array, or prefix +
 // pieces joined by the separator + suffix.
-func batchBody(s *settings, pieces [][]byte) []byte {
+func batchBody(s *settings, pieces [][]byte, size int) []byte {
+	if !s.batching {
+		return pieces[0] // batching disabled: the value alone
+	}
 	var b bytes.Buffer
+	b.Grow(size + len(s.prefix) + len(s.suffix) + len(pieces)*max(len(s.separator), 1) + 2)
 	if s.jsonArray {
 		b.WriteByte('[')
 		for i, p := range pieces {
@@ -91,9 +95,6 @@ func batchBody(s *settings, pieces [][]byte) []byte {
 		}
 		b.WriteByte(']')
 		return b.Bytes()
-	}
-	if !s.batching {
-		return pieces[0] // batching disabled: the value alone
 	}
 	b.WriteString(s.prefix)
 	for i, p := range pieces {

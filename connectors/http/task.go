@@ -93,6 +93,10 @@ type Task struct {
 	// redelivery does not send them twice. It is emptied when a Put ends
 	// without a Retriable error.
 	done map[recordID]struct{}
+	// cur and settled are the records of the running Put and which of
+	// them were sent or otherwise dealt with.
+	cur     []*connect.SinkRecord
+	settled []bool
 }
 
 var (
@@ -154,27 +158,37 @@ func (t *Task) Close(_ context.Context, tps []connect.TopicPartition) error {
 // group is a batch being built: records bound for one URL and batch key.
 type group struct {
 	url    string
-	recs   []*connect.SinkRecord
+	idx    []int // indices into the Put's records
 	pieces [][]byte
+	size   int
 }
 
 // Put sends the records. Records of one request share a URL (and, for
 // Confluent, a batch key); a request goes out as soon as it holds
 // batch.max.size records, the rest at the end of the Put.
 func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
-	err := t.put(ctx, records)
-	if err == nil || !connect.IsRetriable(err) {
+	t.cur, t.settled = records, make([]bool, len(records))
+	err := t.put(ctx)
+	if connect.IsRetriable(err) {
+		// Remember what was sent, so the redelivery sends only the rest.
+		for i, ok := range t.settled {
+			if ok {
+				t.done[idOf(records[i])] = struct{}{}
+			}
+		}
+	} else {
 		clear(t.done)
 	}
+	t.cur, t.settled = nil, nil
 	return err
 }
 
-func (t *Task) put(ctx context.Context, records []*connect.SinkRecord) error {
+func (t *Task) put(ctx context.Context) error {
 	var order []string
 	groups := map[string]*group{}
 	flushAll := func() error {
 		for _, k := range order {
-			if g := groups[k]; len(g.recs) > 0 {
+			if g := groups[k]; len(g.idx) > 0 {
 				if err := t.sendGroup(ctx, g); err != nil {
 					return err
 				}
@@ -183,22 +197,25 @@ func (t *Task) put(ctx context.Context, records []*connect.SinkRecord) error {
 		order, groups = order[:0], map[string]*group{}
 		return nil
 	}
-	for _, rec := range records {
-		if _, ok := t.done[idOf(rec)]; ok {
-			continue
+	for i, rec := range t.cur {
+		if len(t.done) > 0 {
+			if _, ok := t.done[idOf(rec)]; ok {
+				t.settled[i] = true
+				continue
+			}
 		}
 		if rec.Value == nil {
 			if err := flushAll(); err != nil {
 				return err
 			}
-			if err := t.nullValue(ctx, rec); err != nil {
+			if err := t.nullValue(ctx, i); err != nil {
 				return err
 			}
 			continue
 		}
 		piece, err := t.render.value(rec)
 		if err != nil {
-			if err := t.fail(ctx, []*connect.SinkRecord{rec}, nil, err, nil); err != nil {
+			if err := t.fail(ctx, []int{i}, nil, err, nil); err != nil {
 				return err
 			}
 			continue
@@ -210,17 +227,19 @@ func (t *Task) put(ctx context.Context, records []*connect.SinkRecord) error {
 		}
 		g := groups[key]
 		if g == nil {
-			g = &group{url: target}
+			n := min(t.s.batchMax, len(t.cur)-i)
+			g = &group{url: target, idx: make([]int, 0, n), pieces: make([][]byte, 0, n)}
 			groups[key] = g
 			order = append(order, key)
 		}
-		g.recs = append(g.recs, rec)
+		g.idx = append(g.idx, i)
 		g.pieces = append(g.pieces, piece)
-		if len(g.recs) >= t.s.batchMax {
+		g.size += len(piece)
+		if len(g.idx) >= t.s.batchMax {
 			if err := t.sendGroup(ctx, g); err != nil {
 				return err
 			}
-			g.recs, g.pieces = nil, nil
+			g.idx, g.pieces, g.size = g.idx[:0], g.pieces[:0], 0
 		}
 	}
 	return flushAll()
@@ -240,39 +259,40 @@ func (t *Task) contentType() string {
 
 // sendGroup sends one request and settles its records.
 func (t *Task) sendGroup(ctx context.Context, g *group) error {
-	body := batchBody(t.s, g.pieces)
+	body := batchBody(t.s, g.pieces, g.size)
 	resp, err := t.sender.send(ctx, t.s.method, g.url, body, t.contentType())
-	return t.settle(ctx, g.recs, body, resp, err)
+	return t.settle(ctx, g.idx, body, resp, err)
 }
 
 // nullValue applies the null-value rule to a tombstone.
-func (t *Task) nullValue(ctx context.Context, rec *connect.SinkRecord) error {
+func (t *Task) nullValue(ctx context.Context, i int) error {
+	rec := t.cur[i]
 	switch t.s.nullBehavior {
 	case "ignore":
-		t.done[idOf(rec)] = struct{}{}
+		t.settled[i] = true
 		return nil
 	case "log":
 		t.log.Info("skipping a record with a null value", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.KafkaOffset, "key", keyString(rec))
-		t.done[idOf(rec)] = struct{}{}
+		t.settled[i] = true
 		return nil
 	case "delete":
 		target := expandURL(t.s.url, rec)
 		resp, err := t.sender.send(ctx, "DELETE", target, nil, "")
-		return t.settle(ctx, []*connect.SinkRecord{rec}, nil, resp, err)
+		return t.settle(ctx, []int{i}, nil, resp, err)
 	}
 	err := connect.NewDataError("Record value must not be null", nil)
 	if t.flavour == aiven {
 		return err // Aiven's connector fails the task, whatever errors.tolerance says
 	}
-	return t.fail(ctx, []*connect.SinkRecord{rec}, nil, err, nil)
+	return t.fail(ctx, []int{i}, nil, err, nil)
 }
 
 // settle handles the outcome of one request for its records.
-func (t *Task) settle(ctx context.Context, recs []*connect.SinkRecord, body []byte, resp *response, err error) error {
+func (t *Task) settle(ctx context.Context, idx []int, body []byte, resp *response, err error) error {
 	if err != nil {
 		var ue *unavailableError
 		if errors.As(err, &ue) {
-			t.log.Warn("the HTTP server is unavailable; the batch will be delivered again", "records", len(recs), "backoff", t.s.kafkaBackoff, "err", err)
+			t.log.Warn("the HTTP server is unavailable; the batch will be delivered again", "records", len(idx), "backoff", t.s.kafkaBackoff, "err", err)
 			t.tc.SetRetryTimeout(t.s.kafkaBackoff)
 			return connect.Retriable(err)
 		}
@@ -282,21 +302,29 @@ func (t *Task) settle(ctx context.Context, recs []*connect.SinkRecord, body []by
 		return err
 	}
 	if resp.ok() {
-		for _, r := range recs {
-			t.done[idOf(r)] = struct{}{}
+		for _, i := range idx {
+			t.settled[i] = true
 		}
 		if t.report != nil {
-			t.report.results(ctx, recs, resp)
+			t.report.results(ctx, t.records(idx), resp)
 		}
 		return nil
 	}
 	if unavailable(resp.status) {
 		t.tc.SetRetryTimeout(t.s.kafkaBackoff)
 		t.log.Warn("the HTTP server cannot take requests now; the batch will be delivered again",
-			"status", resp.status, "records", len(recs), "backoff", t.s.kafkaBackoff)
+			"status", resp.status, "records", len(idx), "backoff", t.s.kafkaBackoff)
 		return connect.Retriable(fmt.Errorf("%s", errorString(resp, nil)))
 	}
-	return t.fail(ctx, recs, body, nil, resp)
+	return t.fail(ctx, idx, body, nil, resp)
+}
+
+func (t *Task) records(idx []int) []*connect.SinkRecord {
+	out := make([]*connect.SinkRecord, len(idx))
+	for j, i := range idx {
+		out[j] = t.cur[i]
+	}
+	return out
 }
 
 // errorString describes a failed request as Confluent's error reporter does.
@@ -321,7 +349,8 @@ func (e *requestError) Error() string {
 
 // fail settles records that cannot be written: a refused request (resp)
 // or a record error (cause).
-func (t *Task) fail(ctx context.Context, recs []*connect.SinkRecord, body []byte, cause error, resp *response) error {
+func (t *Task) fail(ctx context.Context, idx []int, body []byte, cause error, resp *response) error {
+	recs := t.records(idx)
 	err := cause
 	if resp != nil {
 		err = &requestError{resp}
@@ -343,8 +372,8 @@ func (t *Task) fail(ctx context.Context, recs []*connect.SinkRecord, body []byte
 			}
 		}
 	}
-	for _, r := range recs {
-		t.done[idOf(r)] = struct{}{}
+	for _, i := range idx {
+		t.settled[i] = true
 	}
 	return nil
 }

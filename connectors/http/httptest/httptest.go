@@ -57,6 +57,22 @@ type Receiver struct {
 	APIKey       string
 	refuseIf     string
 	refuseStatus int
+	discard      bool
+	count        int
+}
+
+// Discard stops recording requests (for benchmarks); Count still counts.
+func (r *Receiver) Discard() {
+	r.mu.Lock()
+	r.discard = true
+	r.mu.Unlock()
+}
+
+// Count returns how many non-token requests arrived.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
 }
 
 // StartReceiver listens on a free loopback port until the test ends.
@@ -166,11 +182,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.script = r.script[1:]
 		status = reply.Status
 	}
-	h := req.Header.Clone()
-	if status >= 300 {
-		h.Set("X-Test-Status", fmt.Sprint(status)) // marks a refused request in Bodies
+	r.count++
+	if !r.discard {
+		h := req.Header.Clone()
+		if status >= 300 {
+			h.Set("X-Test-Status", fmt.Sprint(status)) // marks a refused request in Bodies
+		}
+		r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.RequestURI(), Header: h, Body: string(body)})
 	}
-	r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.RequestURI(), Header: h, Body: string(body)})
 	r.mu.Unlock()
 	if reply.RetryAfter != "" {
 		w.Header().Set("Retry-After", reply.RetryAfter)
