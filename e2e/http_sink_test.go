@@ -183,3 +183,22 @@ func TestHTTPSinkConfluentReporters(t *testing.T) {
 	}
 	w.waitState(t, name, "RUNNING", 1)
 }
+
+// TestHTTPSinkConfigErrors: rules spanning keys are reported by
+// validation and refuse the connector with Apache's error body.
+func TestHTTPSinkConfigErrors(t *testing.T) {
+	t.Parallel()
+	w := startWorker(t, nil)
+	cfg := map[string]string{"name": "bad-http", "connector.class": "io.aiven.kafka.connect.http.HttpSinkConnector", "topics": "x",
+		"http.url": "http://127.0.0.1:1/", "http.authorization.type": "static"}
+	r := w.call(t, "PUT", "/connector-plugins/io.aiven.kafka.connect.http.HttpSinkConnector/config/validate", cfg)
+	expectStatus(t, r, 200)
+	if body := string(r.body); !strings.Contains(body, `"error_count":1`) || !strings.Contains(body, "Invalid value null for configuration http.headers.authorization: Must be present when http.authorization.type = STATIC") {
+		t.Errorf("validate: %s", body)
+	}
+	delete(cfg, "name")
+	expectError(t, w.call(t, "PUT", "/connectors/"+testbed.UniqueName(t, "bad-http")+"/config", cfg), 400, "http.headers.authorization")
+	cfg = map[string]string{"connector.class": "io.confluent.connect.http.HttpSinkConnector", "topics": "x",
+		"http.api.url": "http://127.0.0.1:1/", "auth.type": "BASIC"}
+	expectError(t, w.call(t, "PUT", "/connectors/"+testbed.UniqueName(t, "bad-http")+"/config", cfg), 400, "connection.user")
+}

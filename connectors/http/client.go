@@ -31,10 +31,11 @@ const maxResponse = 1 << 20
 
 // response is the final answer to one request.
 type response struct {
-	status int
-	reason string
-	body   []byte
-	url    string
+	status     int
+	reason     string
+	body       []byte
+	url        string
+	retryAfter time.Duration
 }
 
 func (r *response) ok() bool { return r.status < 400 }
@@ -219,7 +220,7 @@ func (sn *sender) send(ctx context.Context, method, target string, body []byte, 
 			continue
 		}
 		if resp.ok() || !sn.s.retryStatus(resp.status) || attempt >= sn.s.maxRetries {
-			return &resp.response, nil
+			return resp, nil
 		}
 		d := sn.wait(attempt, resp.retryAfter)
 		sn.log.Warn("HTTP request refused; retrying", "url", target, "status", resp.status,
@@ -230,12 +231,7 @@ func (sn *sender) send(ctx context.Context, method, target string, body []byte, 
 	}
 }
 
-type rawResponse struct {
-	response
-	retryAfter time.Duration
-}
-
-func (sn *sender) do(ctx context.Context, method, target string, body []byte, contentType, auth string) (*rawResponse, error) {
+func (sn *sender) do(ctx context.Context, method, target string, body []byte, contentType, auth string) (*response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -264,8 +260,6 @@ func (sn *sender) do(ctx context.Context, method, target string, body []byte, co
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
-	return &rawResponse{
-		response:   response{status: resp.StatusCode, reason: reason, body: data, url: target},
-		retryAfter: retryAfter(resp.Header, time.Now()),
-	}, nil
+	return &response{status: resp.StatusCode, reason: reason, body: data, url: target,
+		retryAfter: retryAfter(resp.Header, time.Now())}, nil
 }

@@ -149,6 +149,10 @@ const (
 	ReporterErrorRF       = "reporter.error.topic.replication.factor"
 	ReporterErrorParts    = "reporter.error.topic.partitions"
 	ReporterSecurityProto = "reporter.security.protocol"
+	ReporterResultKeyFmt  = "reporter.result.topic.key.format"
+	ReporterResultValFmt  = "reporter.result.topic.value.format"
+	ReporterErrorKeyFmt   = "reporter.error.topic.key.format"
+	ReporterErrorValFmt   = "reporter.error.topic.value.format"
 )
 
 const (
@@ -366,6 +370,10 @@ func ConfluentConfigDef() *connect.ConfigDef {
 		Doc: "Topic receiving one record per record the server refused: the error, with input_record_* and error headers. Empty disables it."})
 	def(connect.ConfigKey{Name: ReporterErrorRF, Type: connect.TypeShort, Default: int16(3), Importance: connect.Low, Group: groupReporter, Width: connect.WidthShort, Doc: "Replication factor of the error topic when it is created."})
 	def(connect.ConfigKey{Name: ReporterErrorParts, Type: connect.TypeInt, Default: 1, Validator: connect.AtLeast(1), Importance: connect.Low, Group: groupReporter, Width: connect.WidthShort, Doc: "Partitions of the error topic when it is created."})
+	for _, k := range []string{ReporterResultKeyFmt, ReporterResultValFmt, ReporterErrorKeyFmt, ReporterErrorValFmt} {
+		def(connect.ConfigKey{Name: k, Type: connect.TypeString, Default: "string", Validator: connect.OneOfIgnoreCase("string"), Importance: connect.Low, Group: groupReporter, Width: connect.WidthShort,
+			Doc: "Format of reporter record keys or values; only string (UTF-8 text) is supported."})
+	}
 	def(connect.ConfigKey{Name: ReporterSecurityProto, Type: connect.TypeString, Default: "PLAINTEXT", Validator: connect.OneOfIgnoreCase("PLAINTEXT"), Importance: connect.Low, Group: groupReporter, Width: connect.WidthShort, Doc: "Only PLAINTEXT is supported."})
 	o = 0
 	def(connect.ConfigKey{Name: DecimalFormat, Type: connect.TypeString, Default: "BASE64", Validator: connect.OneOfIgnoreCase("BASE64", "NUMERIC"), Importance: connect.Low, Group: groupFormat, Width: connect.WidthMedium,
@@ -559,7 +567,7 @@ func parseAiven(props map[string]string) (*settings, error) {
 	switch s.authType {
 	case "static":
 		if strings.TrimSpace(s.staticAuth) == "" {
-			return nil, configErr(HTTPHeadersAuth, connect.Password(""), "Must be present when http.authorization.type = STATIC")
+			return nil, configErr(HTTPHeadersAuth, nil, "Must be present when http.authorization.type = STATIC")
 		}
 	case "none":
 		if strings.TrimSpace(s.staticAuth) != "" {
@@ -572,7 +580,7 @@ func parseAiven(props map[string]string) (*settings, error) {
 			}
 		}
 		if cfg.Password(OAuth2ClientSecret).Value() == "" {
-			return nil, configErr(OAuth2ClientSecret, connect.Password(""), "Must be present when http.headers.authorization = OAUTH2")
+			return nil, configErr(OAuth2ClientSecret, nil, "Must be present when http.headers.authorization = OAUTH2")
 		}
 		renew := map[int]bool{}
 		for _, c := range cfg.List(OAuth2RenewOnStatus) {
@@ -673,7 +681,7 @@ func parseConfluent(props map[string]string) (*settings, error) {
 			}
 		}
 		if cfg.Password(OAuth2ClientSecret).Value() == "" {
-			return nil, configErr(OAuth2ClientSecret, connect.Password(""), "Must be present when auth.type = OAUTH2")
+			return nil, configErr(OAuth2ClientSecret, nil, "Must be present when auth.type = OAUTH2")
 		}
 		extra, err := parseHeaders(cfg.Password(OAuth2ClientHeaders).Value(), rawOr(props, HeaderSeparator, "|"))
 		if err != nil {

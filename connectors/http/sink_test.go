@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/connectors/http/httptest"
+	"go.uber.org/goleak"
 )
 
 // taskCtx is a SinkTaskContext with an optional errant record reporter.
@@ -481,5 +482,20 @@ func TestRetryAfterParsing(t *testing.T) {
 		if got := retryAfter(h, now); got != want {
 			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
 		}
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRetryAfterStretchesTheRedeliveryWait(t *testing.T) {
+	b := newBed(t)
+	tc := &taskCtx{}
+	task := startTask(t, confluent, map[string]string{HTTPAPIURL: b.nginx.URL + "/api", MaxRetries: "0", RetryBackoff: "100"}, tc)
+	b.recv.Script(httptest.Reply{Status: 429, RetryAfter: "7"})
+	if err := task.Put(context.Background(), []*connect.SinkRecord{rec("t", 0, nil, "x")}); !connect.IsRetriable(err) {
+		t.Fatalf("429: %v", err)
+	}
+	if tc.retry != 7*time.Second {
+		t.Errorf("redelivery wait %v, want the server's 7 s", tc.retry)
 	}
 }

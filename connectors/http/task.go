@@ -311,9 +311,10 @@ func (t *Task) settle(ctx context.Context, idx []int, body []byte, resp *respons
 		return nil
 	}
 	if unavailable(resp.status) {
-		t.tc.SetRetryTimeout(t.s.kafkaBackoff)
+		wait := max(t.s.kafkaBackoff, resp.retryAfter)
+		t.tc.SetRetryTimeout(wait)
 		t.log.Warn("the HTTP server cannot take requests now; the batch will be delivered again",
-			"status", resp.status, "records", len(idx), "backoff", t.s.kafkaBackoff)
+			"status", resp.status, "records", len(idx), "backoff", wait)
 		return connect.Retriable(fmt.Errorf("%s", errorString(resp, nil)))
 	}
 	return t.fail(ctx, idx, body, nil, resp)
