@@ -27,6 +27,22 @@
 //     record reporter (dead letter queue under errors.tolerance=all) when
 //     the runtime offers one, are skipped under Confluent's
 //     behavior.on.error=log/ignore, and fail the task otherwise.
+//
+// Other differences from the Java connectors:
+//   - Aiven: http.authorization.type has no apikey value (Aiven's connector
+//     has none either); send an API key with http.headers.additional.
+//     http.ssl.truststore.location must be a PEM file, not a Java key store.
+//     An OAuth2 token is also renewed shortly before the expires_in of the
+//     token response, not only after a refusal.
+//   - Confluent: only ${topic} and ${key} URL templates (no record fields);
+//     no THIRD_PARTY authentication, JWT assertions, TLS client settings,
+//     proxy, regex replacements, or reporter client settings other than
+//     PLAINTEXT bootstrap servers; those keys are refused. Reporter keys and
+//     values are written as strings. With request.body.format=json the
+//     Content-Type is application/json unless headers sets one, and a string
+//     value that already is JSON is sent as it is. A batch key pattern or a
+//     templated URL splits batches, and batches go out in the order their
+//     first record arrived.
 package httpsink
 
 import (
@@ -653,6 +669,9 @@ func parseConfluent(props map[string]string) (*settings, error) {
 	}
 	s.kafkaBackoff = s.backoff
 	u := strings.NewReplacer("${topic}", "t", "${key}", "k").Replace(s.url)
+	if strings.Contains(u, "${") {
+		return nil, configErr(HTTPAPIURL, s.url, "only the ${topic} and ${key} templates are supported")
+	}
 	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 		return nil, configErr(HTTPAPIURL, s.url, "should be valid URL")
 	}

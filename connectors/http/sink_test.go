@@ -443,6 +443,7 @@ func TestConfigRules(t *testing.T) {
 		"array with string":          {confluent, map[string]string{HTTPAPIURL: "http://x/", BatchJSONAsArray: "true"}, "needs request.body.format=json"},
 		"bad status ranges":          {confluent, map[string]string{HTTPAPIURL: "http://x/", RetryOnStatusCodes: "5xx"}, "not a status code"},
 		"reporter without bootstrap": {confluent, map[string]string{HTTPAPIURL: "http://x/", ReporterErrorTopic: "errs"}, "reporter.bootstrap.servers"},
+		"record field template":      {confluent, map[string]string{HTTPAPIURL: "http://x/${value.id}"}, "only the ${topic} and ${key}"},
 		"third party auth":           {confluent, map[string]string{HTTPAPIURL: "http://x/", AuthType: "THIRD_PARTY"}, "String must be one of"},
 		"reporter sasl":              {confluent, map[string]string{HTTPAPIURL: "http://x/", "reporter.sasl.mechanism": "PLAIN"}, "not supported"},
 	} {
