@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	"github.com/ferryhq/ferry/connect"
 	jsonconv "github.com/ferryhq/ferry/converters/json"
@@ -29,7 +30,7 @@ func (r *renderer) value(rec *connect.SinkRecord) ([]byte, error) {
 	case formatAiven:
 		switch x := v.(type) {
 		case string:
-			return []byte(x), nil
+			return stringBytes(x), nil
 		case *connect.Struct, map[string]any, map[any]any:
 			return r.toJSON(rec)
 		}
@@ -37,12 +38,16 @@ func (r *renderer) value(rec *connect.SinkRecord) ([]byte, error) {
 	case formatString:
 		return []byte(connect.FormatValue(v)), nil
 	default:
-		if s, ok := v.(string); ok && json.Valid([]byte(s)) {
-			return []byte(s), nil // already JSON: sent as it is
+		if s, ok := v.(string); ok && json.Valid(stringBytes(s)) {
+			return stringBytes(s), nil // already JSON: sent as it is
 		}
 		return r.toJSON(rec)
 	}
 }
+
+// stringBytes views s as bytes without copying it. Pieces are only ever
+// read (copied into a request body), never written.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (r *renderer) toJSON(rec *connect.SinkRecord) ([]byte, error) {
 	b, err := r.json.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
