@@ -500,3 +500,30 @@ func TestRetryAfterStretchesTheRedeliveryWait(t *testing.T) {
 		t.Errorf("redelivery wait %v, want the server's 7 s", tc.retry)
 	}
 }
+
+func TestConfluentNullValuesAndTokenHeaders(t *testing.T) {
+	b := newBed(t)
+	tc := &taskCtx{withDLQ: true}
+	failNulls := startTask(t, confluent, map[string]string{HTTPAPIURL: b.nginx.URL + "/api", BehaviorOnNullValues: "fail"}, tc)
+	if err := failNulls.Put(context.Background(), []*connect.SinkRecord{rec("t", 0, "k", nil), rec("t", 1, "k", "v")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(tc.reported) != 1 || tc.reported[0].KafkaOffset != 0 || !strings.Contains(tc.errs[0].Error(), "Record value must not be null") {
+		t.Errorf("reported %v %v", tc.reported, tc.errs)
+	}
+	logNulls := startTask(t, confluent, map[string]string{HTTPAPIURL: b.nginx.URL + "/api", BehaviorOnNullValues: "log"}, &taskCtx{})
+	if err := logNulls.Put(context.Background(), []*connect.SinkRecord{rec("t", 2, "k", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	equalBodies(t, b.recv.Bodies(), []string{"v"})
+
+	withHeaders := startTask(t, confluent, map[string]string{HTTPAPIURL: b.nginx.URL + "/bearer/in", AuthType: "OAUTH2",
+		OAuth2TokenURL: b.nginx.URL + "/token", OAuth2ClientID: b.recv.ClientID, OAuth2ClientSecret: b.recv.ClientSecret,
+		OAuth2ClientAuthModeC: "url", OAuth2ClientScope: "", OAuth2ClientHeaders: "X-Tenant:blue|X-Trace:1"}, &taskCtx{})
+	if err := withHeaders.Put(context.Background(), []*connect.SinkRecord{rec("t", 3, nil, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, forms, _ := b.recv.TokenFetches(); forms[0] != "grant_type=client_credentials&client_id=ferry-client&client_secret=s3cret%2F%2B" {
+		t.Errorf("token form %q", forms[0])
+	}
+}
