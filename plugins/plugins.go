@@ -9,6 +9,7 @@ import (
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/connectors/datagen"
 	"github.com/ferryhq/ferry/connectors/file"
+	httpsink "github.com/ferryhq/ferry/connectors/http"
 	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
 	jdbcsource "github.com/ferryhq/ferry/connectors/jdbc/source"
 	"github.com/ferryhq/ferry/converters"
@@ -20,6 +21,7 @@ func All() []connect.Plugin {
 	return slices.Concat(
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
 		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin()},
+		[]connect.Plugin{httpsink.AivenPlugin(), httpsink.ConfluentPlugin()},
 		cloudPlugins(),
 		converters.Plugins(),
 		transforms.Plugins(),

@@ -146,7 +146,7 @@ if ((micro)); then
 	log "Go microbenchmarks"
 	# Packages that do not exist yet are skipped rather than failing the run.
 	pkgs=()
-	for p in ./internal/javajson ./connectors/file ./runtime/task ./storage; do
+	for p in ./internal/javajson ./connectors/file ./connectors/http ./runtime/task ./storage; do
 		[[ -d $p ]] && pkgs+=("$p")
 	done
 	if ! go test -run '^$' -bench . -benchmem "${pkgs[@]}" >"$out/microbench.txt" 2>&1; then

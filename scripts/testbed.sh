@@ -25,7 +25,7 @@ Commands:
   install
       Fetch the Kafka $KAFKA_VERSION broker jars and the Kafka Connect $KAFKA_VERSION jars
       with Maven (once; a stamp file marks a complete download), install kcat,
-      mariadb-server and postgresql with apt-get when missing (one "apt-get update",
+      mariadb-server, postgresql and nginx-light with apt-get when missing (one "apt-get update",
       only then; no service is started) and the BigQuery emulator (bqemulator) into a
       virtualenv under FERRY_CACHE with pip. Safe to run again.
 
@@ -131,6 +131,19 @@ Commands:
   stop-bigquery [--dir D]
       SIGTERM the emulator started in D, wait up to 30 s, then SIGKILL.
 
+  start-nginx --upstream HOST:PORT [--port P] [--dir D] [--user U --password PW]
+      Start nginx (Debian's nginx-light) on 127.0.0.1:P (default 18080) as a reverse
+      proxy to the HTTP server at HOST:PORT, with a config generated in D (no global
+      config is read; nginx runs with -p D -c D/nginx.conf). Paths under /basic/ need
+      HTTP basic authentication as U/PW (an htpasswd file made with openssl in D);
+      every other path is passed through as it is, Authorization header included.
+      Waits until the port accepts connections (at most 30 s), then prints
+      FERRY_TEST_NGINX=http://127.0.0.1:P. D defaults to \$FERRY_STATE/nginx and holds
+      nginx.conf, htpasswd, error.log, access.log and nginx.pid.
+
+  stop-nginx [--dir D]
+      SIGTERM (fast shutdown) the nginx started in D, wait up to 30 s, then SIGKILL.
+
   help
       Show this text.
 
@@ -194,6 +207,8 @@ install_packages() {
 	command -v kcat >/dev/null || missing+=(kcat)
 	mariadb_server >/dev/null 2>&1 || missing+=(mariadb-server)
 	pg_bindir >/dev/null 2>&1 || missing+=(postgresql)
+	nginx_bin >/dev/null 2>&1 || missing+=(nginx-light)
+	command -v openssl >/dev/null || missing+=(openssl)
 	((${#missing[@]} > 0)) || return 0
 	command -v apt-get >/dev/null || die "missing ${missing[*]} and apt-get is not available"
 	local sudo=()
@@ -992,6 +1007,96 @@ cmd_stop_bigquery() {
 	stop_pidfile bigquery "$dir/bqemulator.pid"
 }
 
+# ---------------------------------------------------------------- nginx
+
+nginx_bin() {
+	local b
+	for b in "$(command -v nginx 2>/dev/null)" /usr/sbin/nginx; do
+		[[ -n $b && -x $b ]] && { echo "$b"; return 0; }
+	done
+	return 1
+}
+
+cmd_start_nginx() {
+	local port=18080 dir="$STATE/nginx" upstream="" user="" password=""
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--upstream) upstream=${2:?--upstream needs HOST:PORT}; shift 2 ;;
+		--user) user=${2:?--user needs a value}; shift 2 ;;
+		--password) password=${2:?--password needs a value}; shift 2 ;;
+		*) die "nginx: unknown argument $1" ;;
+		esac
+	done
+	[[ -n $upstream ]] || die "nginx: --upstream HOST:PORT is required"
+	local bin
+	bin=$(nginx_bin) || die "nginx is not installed; run scripts/testbed.sh install"
+	mkdir -p "$dir/tmp"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/nginx.pid" out="$dir/nginx.out"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		die "an nginx (pid $(cat "$pidfile")) is still running in $dir"
+	fi
+	port_busy "$port" && die "port $port on 127.0.0.1 is already in use (pick another with --port)"
+	local auth=""
+	if [[ -n $user ]]; then
+		printf '%s:%s\n' "$user" "$(openssl passwd -apr1 "$password")" >"$dir/htpasswd"
+		chmod 644 "$dir/htpasswd"
+		auth="auth_basic \"ferry test\"; auth_basic_user_file $dir/htpasswd;"
+	fi
+	# As root, nginx would switch its workers to "nobody", who cannot read a private
+	# test directory: keep them as the invoking user.
+	local userline=""
+	[[ $(id -u) -eq 0 ]] && userline="user $(id -un) $(id -gn);"
+	cat >"$dir/nginx.conf" <<CONF
+$userline
+worker_processes 1;
+daemon off;
+pid $pidfile;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log $dir/access.log;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	upstream receiver { server $upstream; keepalive 32; }
+	server {
+		listen 127.0.0.1:$port;
+		client_max_body_size 64m;
+		client_body_buffer_size 4m;
+		proxy_buffering off;
+		proxy_http_version 1.1;
+		proxy_set_header Connection "";
+		proxy_set_header Host \$http_host;
+		location /basic/ { $auth proxy_pass http://receiver; }
+		location / { proxy_pass http://receiver; }
+	}
+}
+CONF
+	local start=$SECONDS
+	# launch records the master's pid (daemon off); nginx writes the same pid file.
+	launch "$out" "$pidfile.launch" "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+	mv "$dir/nginx.pid.launch" "$pidfile"
+	await_ready nginx "$pidfile" "$dir/error.log" 30 0.1 port_busy "$port"
+	log "nginx: ready on 127.0.0.1:$port -> $upstream after $((SECONDS - start)) s"
+	echo "FERRY_TEST_NGINX=http://127.0.0.1:$port"
+}
+
+cmd_stop_nginx() {
+	local dir="$STATE/nginx"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "nginx: unknown argument $1" ;;
+		esac
+	done
+	stop_pidfile nginx "$dir/nginx.pid"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -1011,6 +1116,8 @@ main() {
 	stop-postgres) cmd_stop_postgres "$@" ;;
 	start-bigquery) cmd_start_bigquery "$@" ;;
 	stop-bigquery) cmd_stop_bigquery "$@" ;;
+	start-nginx) cmd_start_nginx "$@" ;;
+	stop-nginx) cmd_stop_nginx "$@" ;;
 	help | -h | --help) usage ;;
 	*)
 		usage >&2
