@@ -28,23 +28,23 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err != nil {
 		return err
 	}
+	// Settings are checked before the cluster is: a bad REST setting is
+	// reported at once, not after the cluster check's timeout.
+	rs, err := restOptions(wcfg, logger, levels)
+	if err != nil {
+		return err
+	}
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}
 	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
-		return runDistributed(ctx, wcfg, logger, levels, ready)
+		return runDistributed(ctx, wcfg, rs, logger, ready)
 	})
 }
 
-func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
-	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
+func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetup,
+	logger *slog.Logger, ready func(url string)) error {
 	reg, err := plugins.Registry()
-	if err != nil {
-		return err
-	}
-	// The REST options are checked before the herder connects anywhere,
-	// so a bad REST setting stops the worker at once.
-	rs, err := restOptions(wcfg, nil, logger, levels)
 	if err != nil {
 		return err
 	}

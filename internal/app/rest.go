@@ -12,7 +12,6 @@ import (
 	"github.com/ferryhq/ferry/logging"
 	"github.com/ferryhq/ferry/rest"
 	"github.com/ferryhq/ferry/runtime"
-	"github.com/ferryhq/ferry/runtime/herder"
 )
 
 // restSetup is what the REST server and the worker-to-worker client take
@@ -22,14 +21,14 @@ type restSetup struct {
 	clientTLS *tls.Config // nil unless some listener is https
 }
 
-// restOptions builds the REST server's options from the worker config:
+// restOptions builds the REST server's options (all but the herder) from the worker config:
 // listeners and their TLS settings ("listeners.https.ssl.*", else
 // "ssl.*"), admin listeners ("admin.listeners.https.ssl.*", else "ssl.*"),
 // CORS, response headers and REST extensions. A setting that cannot be
 // honoured is an error, so the worker does not start.
-func restOptions(wcfg *runtime.WorkerConfig, h herder.Herder, logger *slog.Logger, levels *logging.Levels) (restSetup, error) {
+func restOptions(wcfg *runtime.WorkerConfig, logger *slog.Logger, levels *logging.Levels) (restSetup, error) {
 	var out restSetup
-	out.opts = []rest.Opt{rest.WithHerder(h), rest.WithListeners(wcfg.List(runtime.WListeners)),
+	out.opts = []rest.Opt{rest.WithListeners(wcfg.List(runtime.WListeners)),
 		rest.WithLogger(logger), rest.WithLevels(levels),
 		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
 		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset))}
