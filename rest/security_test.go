@@ -514,3 +514,26 @@ func (r *recorder2) Write(b []byte) (int, error) {
 	}
 	return r.body.Write(b)
 }
+
+// Admin listeners serve https with their own TLS settings.
+func TestHTTPSAdminListener(t *testing.T) {
+	cs := testbed.Certs(t)
+	cfg, err := sslconf.Server(map[string]string{"ssl.keystore.type": "JKS", "ssl.keystore.location": cs.ServerJKS,
+		"ssl.keystore.password": testbed.StorePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, newFakeHerder(), WithAdminListeners([]string{"https://127.0.0.1:0"}), WithAdminTLS(cfg))
+	runServer(t, s)
+	code, body, err := get(tlsClient(t, cs, false), "https://"+s.AdminAddrs()[0]+"/admin/loggers", "")
+	if err != nil || code != 200 {
+		t.Fatalf("%d %s %v", code, body, err)
+	}
+	if code, _, _ := get(http.DefaultClient, "http://"+s.Addrs()[0]+"/admin/loggers", ""); code != 404 {
+		t.Errorf("admin endpoints on the regular listener: %d", code)
+	}
+	if _, err := NewServer(WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}),
+		WithAdminListeners([]string{"https://127.0.0.1:0"})); err == nil || !strings.Contains(err.Error(), "admin.listeners.https") {
+		t.Errorf("https admin listener without TLS: %v", err)
+	}
+}
