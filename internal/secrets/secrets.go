@@ -6,8 +6,6 @@ package secrets
 import (
 	"regexp"
 	"strings"
-
-	"github.com/ferryhq/ferry/connect"
 )
 
 // secretSuffixes are the endings of key names that hold secrets whatever
@@ -33,6 +31,10 @@ func IsKey(name string) bool {
 	return false
 }
 
+// Hidden replaces a secret; it is connect.HiddenValue (Apache's
+// Password.HIDDEN), repeated so this package depends on nothing.
+const Hidden = "[hidden]"
+
 var (
 	// user:password@ in a URL's authority: scheme://user:password@host.
 	urlUserinfo = regexp.MustCompile(`(://[^/:@\s?#;]*:)([^@/\s]+)(@)`)
@@ -55,7 +57,7 @@ func RedactURLs(v string) string {
 			if strings.HasPrefix(sub[2], "${") || sub[2] == "" {
 				return m
 			}
-			return sub[1] + connect.HiddenValue + strings.Join(sub[3:], "")
+			return sub[1] + Hidden + strings.Join(sub[3:], "")
 		}
 	}
 	v = urlUserinfo.ReplaceAllStringFunc(v, keep(urlUserinfo))
@@ -70,7 +72,7 @@ func Value(key, value string, password bool) string {
 		if strings.HasPrefix(strings.TrimSpace(value), "${") || value == "" {
 			return value
 		}
-		return connect.HiddenValue
+		return Hidden
 	}
 	return RedactURLs(value)
 }
