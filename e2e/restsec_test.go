@@ -368,14 +368,20 @@ func TestKafkaConnectPyClient(t *testing.T) {
 	dir := t.TempDir()
 	cs := testbed.Certs(t)
 	t.Setenv("KAFKA_OPTS", "-Djava.security.auth.login.config="+writeJAAS(t, dir, "admin=py-s3cret\n"))
+	pwFile := filepath.Join(dir, "tls.properties")
+	writeFile(t, pwFile, "ks="+testbed.StorePassword+"\n")
 	topic := testbed.UniqueName(t, "kcpy")
 	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
 	w := startLogged(t, "kcpy", map[string]string{
 		"bootstrap.servers": testbed.Kafka(t), "key.converter": "org.apache.kafka.connect.json.JsonConverter",
 		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "https://127.0.0.1:0",
 		"offset.storage.file.filename": filepath.Join(dir, "offsets"),
-		"ssl.keystore.type":            "JKS", "ssl.keystore.location": cs.ServerJKS, "ssl.keystore.password": testbed.StorePassword,
-		"ssl.truststore.type": "PKCS12", "ssl.truststore.location": cs.TrustP12, "ssl.truststore.password": testbed.StorePassword,
+		"ssl.keystore.type":            "JKS", "ssl.keystore.location": cs.ServerJKS,
+		// Store passwords may come from a config provider, as in Apache.
+		"ssl.keystore.password":       "${file:" + pwFile + ":ks}",
+		"config.providers":            "file",
+		"config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+		"ssl.truststore.type":         "PKCS12", "ssl.truststore.location": cs.TrustP12, "ssl.truststore.password": testbed.StorePassword,
 		"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
 	}, false)
 	name := "kcpy-src"

@@ -194,7 +194,7 @@ func TestHandlerHidesURLCredentials(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(NewHandler(slog.NewTextHandler(&buf, nil), NewLevels(LevelInfo)))
 	l.Info("connecting to jdbc:mysql://u:pw1@h/db", "url", "postgres://a:pw2@h?password=pw3",
-		"err", errors.New("dial jdbc:mysql://u:pw4@h failed"), slog.Group("g", "u", "x://a:pw5@h"), "n", 1)
+		"err", errors.New("dial jdbc:mysql://u:pw4@h failed"), slog.Group("g", "u", "x://a:pw5@h"), "n", 1, "list", []string{"a"}, "nilerr", error(nil))
 	out := buf.String()
 	for _, s := range []string{"pw1", "pw2", "pw3", "pw4", "pw5"} {
 		if strings.Contains(out, s) {

@@ -12,12 +12,10 @@ import (
 func redact(r slog.Record) slog.Record {
 	msg := secrets.RedactURLs(r.Message)
 	changed := msg != r.Message
-	var attrs []slog.Attr
+	attrs := make([]slog.Attr, 0, r.NumAttrs())
 	r.Attrs(func(a slog.Attr) bool {
-		b := redactAttr(a)
-		if !b.Equal(a) {
-			changed = true
-		}
+		b, ok := redactAttr(a)
+		changed = changed || ok
 		attrs = append(attrs, b)
 		return true
 	})
@@ -29,17 +27,18 @@ func redact(r slog.Record) slog.Record {
 	return out
 }
 
-func redactAttr(a slog.Attr) slog.Attr {
+// redactAttr returns a with URL credentials hidden, and whether it changed.
+func redactAttr(a slog.Attr) (slog.Attr, bool) {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
 		if s := secrets.RedactURLs(v.String()); s != v.String() {
-			return slog.String(a.Key, s)
+			return slog.String(a.Key, s), true
 		}
 	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
+		if err, ok := v.Any().(error); ok && err != nil {
 			if s := secrets.RedactURLs(err.Error()); s != err.Error() {
-				return slog.String(a.Key, s)
+				return slog.String(a.Key, s), true
 			}
 		}
 	case slog.KindGroup:
@@ -47,13 +46,13 @@ func redactAttr(a slog.Attr) slog.Attr {
 		out := make([]any, 0, len(g))
 		changed := false
 		for _, x := range g {
-			y := redactAttr(x)
-			changed = changed || !y.Equal(x)
+			y, ok := redactAttr(x)
+			changed = changed || ok
 			out = append(out, y)
 		}
 		if changed {
-			return slog.Group(a.Key, out...)
+			return slog.Group(a.Key, out...), true
 		}
 	}
-	return a
+	return a, false
 }
