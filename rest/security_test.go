@@ -433,9 +433,23 @@ func FuzzRouter(f *testing.F) {
 		{"POST", "/connectors/local-file-source/restart?includeTasks=true&onlyFailed=x", ""},
 		{"GET", "//", ""}, {"TRACE", "/connectors", "\x00\xff"}, {"PUT", "/connectors/a/config", `[`},
 	} {
-		f.Add(seed.method, seed.path, seed.body)
+		f.Add(seed.method, seed.path, seed.body, "")
+		f.Add(seed.method, seed.path, seed.body, basicHeader("admin", "pw"))
+		f.Add(seed.method, seed.path, seed.body, "Basic !!")
 	}
-	f.Fuzz(func(t *testing.T, method, path, body string) {
+	creds := filepath.Join(f.TempDir(), "creds.properties")
+	jaasFile := filepath.Join(f.TempDir(), "jaas.conf")
+	if err := os.WriteFile(creds, []byte("admin=pw\n"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(jaasFile, []byte("KafkaConnect { "+PropertyFileModule+" required file=\""+creds+"\"; };"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	auth, err := NewBasicAuth(jaasFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, path, body, authorization string) {
 		if !validMethod(method) {
 			t.Skip()
 		}
@@ -444,7 +458,12 @@ func FuzzRouter(f *testing.F) {
 			t.Skip() // net/http itself answers what it cannot parse; see TestMalformedRequestsOverTheWire
 		}
 		hr.RequestURI = hr.URL.RequestURI()
-		s := newFuzzServer(t)
+		var opts []Opt
+		if authorization != "" {
+			hr.Header.Set("Authorization", authorization)
+			opts = append(opts, WithAuthenticator(auth))
+		}
+		s := newFuzzServer(t, opts...)
 		rec := newRecorder()
 		done := make(chan struct{})
 		go func() {
@@ -457,6 +476,12 @@ func FuzzRouter(f *testing.F) {
 			t.Fatalf("%s %q %q: no answer within 10 s", method, path, body)
 		}
 		if rec.code >= 200 && rec.code < 300 {
+			return
+		}
+		if rec.code == http.StatusUnauthorized {
+			if authorization == "" || rec.body.String() != Unauthorized {
+				t.Fatalf("%s %q: 401 %q", method, path, rec.body.String())
+			}
 			return
 		}
 		if rec.code == http.StatusInternalServerError && strings.Contains(rec.body.String(), standaloneInternal) {
@@ -483,9 +508,9 @@ func validMethod(m string) bool {
 	return true
 }
 
-func newFuzzServer(t *testing.T) *Server {
+func newFuzzServer(t *testing.T, opts ...Opt) *Server {
 	t.Helper()
-	s, err := NewServer(WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}), WithMaxBodyBytes(4096))
+	s, err := NewServer(append([]Opt{WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}), WithMaxBodyBytes(4096)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
