@@ -370,6 +370,17 @@ func TestHTTPSClientAuth(t *testing.T) {
 					t.Errorf("cert=%v: answered %d without a client certificate", withCert, code)
 				}
 			}
+			// Locations name the https scheme; a client certificate, when
+			// sent, is seen by the handlers.
+			resp, err := tlsClient(t, cs, true).Post("https://"+s.Addrs()[0]+"/connectors", "application/json",
+				strings.NewReader(`{"name":"tls-made","config":{"connector.class":"FileStreamSource"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if loc := resp.Header.Get("Location"); resp.StatusCode != 201 || !strings.HasPrefix(loc, "https://") {
+				t.Errorf("create over https: %d Location %q", resp.StatusCode, loc)
+			}
 			// A client that does not trust the server's CA is refused.
 			if _, _, err := get(&http.Client{Timeout: 5 * time.Second}, url, ""); err == nil {
 				t.Error("a client without the CA was answered")

@@ -183,6 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 			srv := &http.Server{
 				Handler:           h,
 				ReadHeaderTimeout: readHeaderTimeout,
+				ConnContext:       connContext,
 				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 			}
 			servers = append(servers, srv)
