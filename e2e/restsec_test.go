@@ -414,6 +414,17 @@ func TestKafkaConnectPyClient(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	// ferry lag reaches the same worker with --cacert and --user.
+	lag := func(args ...string) string {
+		out, _ := exec.Command(ferryBinary(t), append([]string{"lag", name, "--url", w.url, "--cacert", cs.CA}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	if out := lag(); !strings.Contains(out, "HTTP 401: User cannot access the resource.") {
+		t.Errorf("ferry lag without --user: %s", out)
+	}
+	if out := lag("--user", "admin:py-s3cret"); !strings.Contains(out, "not found (HTTP 404)") {
+		t.Errorf("ferry lag with --user: %s", out)
+	}
 	if got.NoAuth != 401 || got.BadAuth != 401 {
 		t.Errorf("without and with wrong credentials: %d, %d; want 401", got.NoAuth, got.BadAuth)
 	}
