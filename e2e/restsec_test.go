@@ -287,25 +287,41 @@ func TestDistributedHTTPSBasicAuthForwarding(t *testing.T) {
 	}
 }
 
-// A REST extension Ferry does not have stops the worker at start.
-func TestUnknownRestExtensionRefusesToStart(t *testing.T) {
+// REST settings Ferry cannot honour stop the worker at start with a clear
+// error: an unknown REST extension, the basic auth extension without a
+// JAAS file, an https listener without a keystore, bad TLS or header
+// settings.
+func TestBadRESTSettingsRefuseToStart(t *testing.T) {
 	dir := t.TempDir()
-	props := map[string]string{
-		"bootstrap.servers": "127.0.0.1:1", "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "http://127.0.0.1:0",
-		"offset.storage.file.filename": filepath.Join(dir, "offsets"),
-	}
-	for extension, want := range map[string]string{
-		"com.example.MyRestExtension": "unknown REST extension class com.example.MyRestExtension",
-		"org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension": "needs a JAAS file",
+	cs := testbed.Certs(t)
+	t.Setenv("KAFKA_OPTS", "")
+	for _, tc := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"rest.extension.classes": "com.example.MyRestExtension"}, "unknown REST extension class com.example.MyRestExtension"},
+		{map[string]string{"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"}, "needs a JAAS file"},
+		{map[string]string{"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+			"java.security.auth.login.config": filepath.Join(dir, "missing.conf")}, "reading JAAS file"},
+		{map[string]string{"listeners": "https://127.0.0.1:0"}, "ssl.keystore.location is required"},
+		{map[string]string{"listeners": "https://127.0.0.1:0", "ssl.keystore.type": "PEM", "ssl.keystore.location": cs.ServerPEM,
+			"ssl.client.auth": "sometimes"}, "ssl.client.auth"},
+		{map[string]string{"listeners": "https://127.0.0.1:0", "listeners.https.ssl.keystore.location": cs.ServerJKS,
+			"listeners.https.ssl.keystore.password": "wrong"}, "keystore"},
+		{map[string]string{"admin.listeners": "https://127.0.0.1:0"}, "REST https admin listeners"},
+		{map[string]string{"response.http.headers.config": "remove X-Powered-By"}, "response.http.headers.config"},
 	} {
-		props["rest.extension.classes"] = extension
-		t.Setenv("KAFKA_OPTS", "")
+		props := map[string]string{
+			"bootstrap.servers": "127.0.0.1:1", "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+			"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "http://127.0.0.1:0",
+			"offset.storage.file.filename": filepath.Join(dir, "offsets"),
+		}
+		maps.Copy(props, tc.props)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := app.RunStandalone(ctx, props, nil, slog.New(slog.DiscardHandler), logging.NewLevels(logging.LevelInfo), nil)
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want an error with %q", extension, err, want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.props, err, tc.want)
 		}
 	}
 }
