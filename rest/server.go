@@ -1,6 +1,9 @@
 // Package rest serves Apache Kafka Connect's REST API on top of a
 // herder.Herder: the same paths, status codes, JSON bodies and error
 // bodies as Apache's worker, so existing clients and tooling work as is.
+// It also serves https (with client certificates), Apache's basic
+// authentication extension, CORS and configured response headers, and
+// answers every malformed request in the JSON error shape.
 package rest
 
 import (
