@@ -21,6 +21,7 @@ import (
 type restSetup struct {
 	opts      []rest.Opt
 	clientTLS *tls.Config // nil unless some listener is https
+	auth      bool        // a REST authentication extension is on
 }
 
 // restOptions builds the REST server's options from the worker config:
@@ -102,6 +103,7 @@ func restOptions(wcfg *runtime.WorkerConfig, h herder.Herder, logger *slog.Logge
 			}
 			logger.Info("REST basic authentication enabled", "jaas", path)
 			out.opts = append(out.opts, rest.WithAuthenticator(auth))
+			out.auth = true
 		default:
 			return out, fmt.Errorf("%s: unknown REST extension class %s (Ferry supports %s)",
 				runtime.WRestExtensions, class, rest.BasicAuthExtension)
