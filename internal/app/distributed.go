@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -47,6 +48,13 @@ func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetu
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
+	}
+	if rs.auth && !strings.EqualFold(wcfg.String(runtime.WConnectProtocol), "sessioned") {
+		// As in Apache, the worker-to-worker endpoints skip REST
+		// authentication and rely on signatures, which only the
+		// sessioned protocol has.
+		logger.Warn("REST authentication is on but connect.protocol is not sessioned: POST /connectors/{c}/tasks and PUT /connectors/{c}/fence are not signed and so not protected",
+			"connect.protocol", wcfg.String(runtime.WConnectProtocol))
 	}
 	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
 		Version:   distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()},

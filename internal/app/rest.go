@@ -12,6 +12,7 @@ import (
 	"github.com/ferryhq/ferry/logging"
 	"github.com/ferryhq/ferry/rest"
 	"github.com/ferryhq/ferry/runtime"
+	"github.com/ferryhq/ferry/runtime/configprovider"
 )
 
 // restSetup is what the REST server and the worker-to-worker client take
@@ -19,6 +20,7 @@ import (
 type restSetup struct {
 	opts      []rest.Opt
 	clientTLS *tls.Config // nil unless some listener is https
+	auth      bool        // a REST authentication extension is on
 }
 
 // restOptions builds the REST server's options (all but the herder) from the worker config:
@@ -32,8 +34,24 @@ func restOptions(wcfg *runtime.WorkerConfig, logger *slog.Logger, levels *loggin
 		rest.WithLogger(logger), rest.WithLevels(levels),
 		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),
 		rest.WithTopicTracking(wcfg.Bool(runtime.WTopicTracking), wcfg.Bool(runtime.WTopicTrackingReset))}
+	// Store passwords may be config provider placeholders, as in Apache
+	// (e.g. ${file:/etc/connect/secrets.properties:keystore.password}).
+	providers, err := configprovider.FromWorker(wcfg.Raw)
+	if err != nil {
+		return out, err
+	}
+	sslFor := func(prefix string) (map[string]string, error) {
+		ssl, err := providers.Resolve(sslconf.Select(wcfg.Raw, prefix))
+		if err != nil {
+			return nil, fmt.Errorf("resolving the REST TLS settings: %w", err)
+		}
+		return ssl, nil
+	}
 	if hasHTTPS(wcfg.List(runtime.WListeners)) || strings.EqualFold(wcfg.String(runtime.WAdvertisedListener), "https") {
-		ssl := sslconf.Select(wcfg.Raw, "listeners.https.")
+		ssl, err := sslFor("listeners.https.")
+		if err != nil {
+			return out, err
+		}
 		srv, err := sslconf.Server(ssl)
 		if err != nil {
 			return out, fmt.Errorf("REST https listeners: %w", err)
@@ -49,7 +67,11 @@ func restOptions(wcfg *runtime.WorkerConfig, logger *slog.Logger, levels *loggin
 		admin := wcfg.List(runtime.WAdminListeners)
 		out.opts = append(out.opts, rest.WithAdminListeners(admin))
 		if hasHTTPS(admin) {
-			srv, err := sslconf.Server(sslconf.Select(wcfg.Raw, "admin.listeners.https."))
+			ssl, err := sslFor("admin.listeners.https.")
+			if err != nil {
+				return out, err
+			}
+			srv, err := sslconf.Server(ssl)
 			if err != nil {
 				return out, fmt.Errorf("REST https admin listeners: %w", err)
 			}
@@ -80,6 +102,7 @@ func restOptions(wcfg *runtime.WorkerConfig, logger *slog.Logger, levels *loggin
 			}
 			logger.Info("REST basic authentication enabled", "jaas", path)
 			out.opts = append(out.opts, rest.WithAuthenticator(auth))
+			out.auth = true
 		default:
 			return out, fmt.Errorf("%s: unknown REST extension class %s (Ferry supports %s)",
 				runtime.WRestExtensions, class, rest.BasicAuthExtension)
