@@ -376,6 +376,10 @@ func (w *Worker) IsRunning(name string) bool {
 	return run != nil && run.runner.IsRunning()
 }
 
+// ErrConnectorNotRunning answers a task configs request for a connector
+// that is not started here (starting, paused, stopped, failed or gone).
+var ErrConnectorNotRunning = connrun.ErrNotRunning
+
 // TaskConfigTimeout bounds a connector's TaskConfigs call for callers that
 // have no deadline of their own.
 const TaskConfigTimeout = 30 * time.Second
@@ -390,7 +394,7 @@ func (w *Worker) TaskConfigs(ctx context.Context, name string) ([]map[string]str
 	run := w.connectors[name]
 	w.mu.Unlock()
 	if run == nil || !run.runner.IsRunning() {
-		return nil, fmt.Errorf("connector %s is not running", name)
+		return nil, fmt.Errorf("connector %s: %w", name, ErrConnectorNotRunning)
 	}
 	parsed, err := FrameworkDef(run.plugin.Kind).Parse(run.config)
 	if err != nil {
