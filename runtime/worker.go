@@ -71,7 +71,8 @@ type connectorRun struct {
 	runner *connrun.Runner
 
 	tracker *restart.Tracker
-	timer   *time.Timer // pending automatic restart or health check
+	timer   *time.Timer  // pending automatic restart or health check
+	state   herder.State // last reported
 	stopped bool
 }
 
@@ -85,6 +86,7 @@ type taskRun struct {
 	target                 herder.TargetState
 	tracker                *restart.Tracker
 	timer                  *time.Timer
+	state                  herder.State // last reported
 	stopped                bool
 }
 
@@ -227,6 +229,7 @@ func (l connListener) OnStartup(name string) {
 		return
 	}
 	run.tracker.Running(time.Now())
+	run.state = herder.StateRunning
 	var info *herder.RestartInfo
 	if n := run.tracker.Attempts(); n > 0 {
 		info = &herder.RestartInfo{Attempts: n}
@@ -239,8 +242,15 @@ func (l connListener) OnStartup(name string) {
 	w.onReconfigure(name)
 }
 
-func (l connListener) OnPause(name string) { l.w.status.PutConnector(name, herder.StatePaused, nil) }
-func (l connListener) OnStop(name string)  { l.w.status.PutConnector(name, herder.StateStopped, nil) }
+func (l connListener) OnPause(name string) { l.put(herder.StatePaused) }
+func (l connListener) OnStop(name string)  { l.put(herder.StateStopped) }
+
+func (l connListener) put(state herder.State) {
+	l.w.mu.Lock()
+	l.run.state = state
+	l.w.mu.Unlock()
+	l.w.status.PutConnector(l.run.name, state, nil)
+}
 
 func (l connListener) OnFailure(name string, err error) {
 	w, run := l.w, l.run
@@ -250,6 +260,7 @@ func (l connListener) OnFailure(name string, err error) {
 		return
 	}
 	info := w.failedLocked(run.tracker, &run.timer, err, func() { w.restartConnectorAuto(run) })
+	run.state = herder.StateFailed
 	w.mu.Unlock()
 	w.putConnectorRestart(name, info)
 	w.connectorFailed(name, "connector failed", err, info)
@@ -299,10 +310,13 @@ func (w *Worker) restartConnectorAuto(run *connectorRun) {
 // running long enough.
 func (w *Worker) connectorHealthy(run *connectorRun) {
 	w.mu.Lock()
-	cleared := !run.stopped && run.tracker.Healthy(time.Now())
+	cleared := !run.stopped && run.state != herder.StateFailed && run.tracker.Healthy(time.Now())
+	state := run.state
 	w.mu.Unlock()
 	if cleared {
+		// Written again without the restart field.
 		w.putConnectorRestart(run.name, nil)
+		w.status.PutConnector(run.name, state, nil)
 	}
 }
 
@@ -707,6 +721,7 @@ func (l taskListener) OnStartup(id herder.TaskID) {
 	w, tr := l.w, l.tr
 	w.mu.Lock()
 	tr.tracker.Running(time.Now())
+	tr.state = herder.StateRunning
 	var info *herder.RestartInfo
 	if n := tr.tracker.Attempts(); n > 0 && !tr.stopped {
 		info = &herder.RestartInfo{Attempts: n}
@@ -717,8 +732,15 @@ func (l taskListener) OnStartup(id herder.TaskID) {
 	w.status.PutTask(id, herder.StateRunning, nil)
 }
 
-func (l taskListener) OnPause(id herder.TaskID)  { l.w.status.PutTask(id, herder.StatePaused, nil) }
-func (l taskListener) OnResume(id herder.TaskID) { l.w.status.PutTask(id, herder.StateRunning, nil) }
+func (l taskListener) OnPause(id herder.TaskID)  { l.put(id, herder.StatePaused) }
+func (l taskListener) OnResume(id herder.TaskID) { l.put(id, herder.StateRunning) }
+
+func (l taskListener) put(id herder.TaskID, state herder.State) {
+	l.w.mu.Lock()
+	l.tr.state = state
+	l.w.mu.Unlock()
+	l.w.status.PutTask(id, state, nil)
+}
 
 func (l taskListener) OnFailure(id herder.TaskID, err error) { l.w.taskFailed(id, l.tr, err) }
 
@@ -736,6 +758,7 @@ func (w *Worker) taskFailed(id herder.TaskID, tr *taskRun, err error) {
 	if !tr.stopped {
 		info = w.failedLocked(tr.tracker, &tr.timer, err, func() { w.restartTaskAuto(id, tr) })
 	}
+	tr.state = herder.StateFailed
 	w.mu.Unlock()
 	w.putTaskRestart(id, info)
 	// The one place a running task's unrecoverable error reaches the log.
@@ -783,10 +806,13 @@ func (w *Worker) restartTaskAuto(id herder.TaskID, tr *taskRun) {
 // enough.
 func (w *Worker) taskHealthy(id herder.TaskID, tr *taskRun) {
 	w.mu.Lock()
-	cleared := !tr.stopped && tr.tracker.Healthy(time.Now())
+	cleared := !tr.stopped && tr.state != herder.StateFailed && tr.tracker.Healthy(time.Now())
+	state := tr.state
 	w.mu.Unlock()
 	if cleared {
+		// Written again without the restart field.
 		w.putTaskRestart(id, nil)
+		w.status.PutTask(id, state, nil)
 	}
 }
 
