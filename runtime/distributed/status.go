@@ -56,7 +56,6 @@ func (s *statusSink) PutTaskRestart(id herder.TaskID, info *herder.RestartInfo) 
 	}
 }
 
-
 type statusWrite struct {
 	connector  string
 	task       *herder.TaskID
