@@ -38,8 +38,8 @@ var _ StatusSink = (*StatusStore)(nil)
 // Worker runs connector instances and task goroutines on this process. It
 // does not decide what runs: a herder does, and calls the Worker. Each
 // connector instance runs on its own goroutine (package connrun) and each
-// task on its own (package task); no Worker method runs connector code on
-// the caller's goroutine. The Worker restarts failed instances itself as
+// task on its own (package task); no Worker method calls a connector's or
+// task's Start, TaskConfigs, Poll, Put or Stop on the caller's goroutine. The Worker restarts failed instances itself as
 // the restart.auto.* settings allow (package restart). Every goroutine it
 // starts is tracked and stopped by Close, which waits a bounded time and
 // then abandons (and logs) what is stuck.
