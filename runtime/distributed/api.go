@@ -183,9 +183,7 @@ func (h *Herder) ConnectorStatus(_ context.Context, name string) (*herder.Connec
 	if cc := h.configs.Snapshot().Connectors[name]; cc != nil {
 		typ = h.connectorType(cc.Config)
 	}
-	info := &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: typ}
-	h.sink.withRestart(name, info)
-	return info, nil
+	return &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: typ}, nil
 }
 
 // TaskStatus returns one task's state.
@@ -194,9 +192,7 @@ func (h *Herder) TaskStatus(_ context.Context, id herder.TaskID) (*herder.TaskSt
 	if !ok {
 		return nil, herder.NotFound("No status found for task %s", id)
 	}
-	info := &herder.ConnectorStateInfo{Name: id.Connector, Tasks: []herder.TaskState{st}}
-	h.sink.withRestart(id.Connector, info)
-	return &info.Tasks[0], nil
+	return &st, nil
 }
 
 // Tasks returns the committed task configs, passwords hidden.

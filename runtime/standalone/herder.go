@@ -248,7 +248,13 @@ func (h *Herder) refreshTasks(ctx context.Context, name string) {
 	configs, err := h.worker.TaskConfigs(tctx, name)
 	cancel()
 	if err != nil {
-		h.logger.Error("connector failed to generate task configs", "connector", name, "error", err)
+		// A failing connector logs its own failure; one that stopped
+		// meanwhile asks again when it starts.
+		if errors.Is(err, context.DeadlineExceeded) {
+			h.logger.Warn("the connector did not return its task configs in time; its tasks keep their configs", "connector", name, "timeout", runtime.TaskConfigTimeout)
+		} else {
+			h.logger.Debug("no task configs from the connector", "connector", name, "error", err)
+		}
 		return
 	}
 	h.writeMu.Lock()
