@@ -160,6 +160,12 @@ func TestEndpointOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 			stoppedAt := time.Now()
+			var startErr error
+			if !testing.Short() {
+				// The connector started during the outage gives up after
+				// 30 s with an error the runtime may retry.
+				wg.Go(func() { startErr = (&Connector{}).Start(context.Background(), nil, cfg) })
+			}
 			wg.Go(func() {
 				time.Sleep(outage - time.Since(stoppedAt))
 				restart = em.start()
@@ -169,6 +175,9 @@ func TestEndpointOutage(t *testing.T) {
 			wg.Wait()
 			if restart != nil {
 				t.Fatal(restart)
+			}
+			if !testing.Short() && (startErr == nil || !connect.IsRetriable(startErr)) {
+				t.Errorf("connector start during the outage: %v, want a retriable error", startErr)
 			}
 			t.Logf("emulator down for %v; the batch went in %v after it was back, after %d redeliveries",
 				backAt.Sub(stoppedAt).Round(time.Second), time.Since(backAt).Round(10*time.Millisecond), redeliveries)
