@@ -66,7 +66,7 @@ Commands:
   stop-connect [--dir D]
       SIGTERM the worker started in D, wait up to 30 s, then SIGKILL.
 
-  start-mariadb [--port P] [--dir D]
+  start-mariadb [--port P] [--dir D] [--keep-data]
       Initialise a fresh MariaDB data dir in D/data (mariadb-install-db) and start
       mariadbd as user mysql (when run as root) on 127.0.0.1:P (default 13306), with its
       socket (D/mysqld.sock) and pid file in D and no /etc/mysql settings. Creates
@@ -75,6 +75,8 @@ Commands:
       FERRY_TEST_MYSQL=ferry:ferry@tcp(127.0.0.1:P)/ferry (a go-sql-driver/mysql DSN).
       D defaults to \$FERRY_STATE/mariadb and holds mariadb.log and mariadb.pid.
       root@localhost has no password and is reachable over the socket only.
+      --keep-data starts on the data a server stopped earlier in D left instead (a
+      restart, for outage tests); without such data it starts fresh.
 
   stop-mariadb [--dir D]
       SIGTERM the server started in D (a clean shutdown), wait up to 30 s, then SIGKILL.
@@ -533,6 +535,7 @@ db_args() {
 		case $1 in
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--keep-data) [[ $name == mariadb ]] || die "$name: unknown argument $1"; keep=1; shift ;;
 		*) die "$name: unknown argument $1" ;;
 		esac
 	done
@@ -554,7 +557,7 @@ check_reachable() {
 mariadb_ready() { "$1" --no-defaults --socket="$2" -uroot -e 'SELECT 1' >/dev/null 2>&1; }
 
 cmd_start_mariadb() {
-	local port dir
+	local port dir keep=0
 	db_args mariadb 13306 "$@"
 	local server install_db client
 	server=$(mariadb_server) || die "mariadbd not found; run scripts/testbed.sh install"
@@ -569,15 +572,20 @@ cmd_start_mariadb() {
 	local user start=$SECONDS
 	user=$(service_user mysql)
 	check_reachable "$user" "$dir"
-	rm -rf "$dir/data" "$sock"
-	mkdir -p "$dir/data"
-	chown "$user" "$dir" "$dir/data"
-	# "normal" root auth: root@localhost without a password, so any OS user can run the
-	# setup below over the private socket (the default "socket" auth only admits OS root).
-	if ! "$install_db" --no-defaults --user="$user" --datadir="$dir/data" \
-		--auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1; then
-		tail -n 40 "$dir/install-db.log" >&2
-		die "mariadb-install-db failed"
+	rm -f "$sock"
+	if ((keep)) && [[ -d $dir/data/mysql ]]; then
+		log "mariadb: keeping the data in $dir/data"
+	else
+		rm -rf "$dir/data"
+		mkdir -p "$dir/data"
+		chown "$user" "$dir" "$dir/data"
+		# "normal" root auth: root@localhost without a password, so any OS user can run the
+		# setup below over the private socket (the default "socket" auth only admits OS root).
+		if ! "$install_db" --no-defaults --user="$user" --datadir="$dir/data" \
+			--auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1; then
+			tail -n 40 "$dir/install-db.log" >&2
+			die "mariadb-install-db failed"
+		fi
 	fi
 	# --no-defaults: /etc/mysql's settings (port 3306, /run/mysqld) must not apply.
 	launch "$out" "$pidfile" "$server" --no-defaults --user="$user" --datadir="$dir/data" \

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -60,42 +57,6 @@ func TestIsUnavailable(t *testing.T) {
 	}
 }
 
-// privateEmulator is a BigQuery emulator of the test's own that keeps its
-// tables on disk, so the test can stop it and start it again.
-type privateEmulator struct {
-	t          *testing.T
-	script     string
-	dir        string
-	port, grpc int
-}
-
-func startPrivateEmulator(t *testing.T) *privateEmulator {
-	t.Helper()
-	if os.Getenv(testbed.EnvBigQuery) == "" {
-		t.Skipf("needs the test bed's BigQuery emulator (%s set, scripts/testbed.sh install)", testbed.EnvBigQuery)
-	}
-	script, err := filepath.Abs("../../scripts/testbed.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &privateEmulator{t: t, script: script, dir: t.TempDir(), port: testbed.FreePort(t), grpc: testbed.FreePort(t)}
-	t.Cleanup(func() { e.run("stop-bigquery") })
-	e.start()
-	return e
-}
-
-func (e *privateEmulator) run(args ...string) error {
-	out, err := exec.Command(e.script, append(args, "--dir", e.dir)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("testbed.sh %v: %v\n%s", args, err, out)
-	}
-	return nil
-}
-
-func (e *privateEmulator) start() error {
-	return e.run("start-bigquery", "--persistent", "--port", fmt.Sprint(e.port), "--grpc-port", fmt.Sprint(e.grpc))
-}
-
 // retryCtx records the retry timeout the task asks for, as the runtime
 // does before redelivering a batch.
 type retryCtx struct {
@@ -115,8 +76,8 @@ func TestEndpointOutage(t *testing.T) {
 	if testing.Short() {
 		outage = 5 * time.Second
 	}
-	em := startPrivateEmulator(t)
-	e := testbed.BigQueryEmulator{REST: fmt.Sprintf("http://127.0.0.1:%d", em.port), Project: testbed.BigQueryProject, Dataset: "outage"}
+	em := testbed.PrivateBigQuery(t)
+	e := testbed.BigQueryEmulator{REST: em.BigQueryREST(), Project: testbed.BigQueryProject, Dataset: "outage"}
 	e.CreateDataset(t, e.Dataset)
 	cfg := baseConfig(e)
 	cfg[BigQueryRetry] = "0"
@@ -156,7 +117,7 @@ func TestEndpointOutage(t *testing.T) {
 			batch = append(batch, rec(topic, off, nil, map[string]any{"id": off}, nil, nil))
 		}
 		if b == batches/2 {
-			if err := em.run("stop-bigquery"); err != nil {
+			if err := em.Stop(); err != nil {
 				t.Fatal(err)
 			}
 			stoppedAt := time.Now()
@@ -168,7 +129,7 @@ func TestEndpointOutage(t *testing.T) {
 			}
 			wg.Go(func() {
 				time.Sleep(outage - time.Since(stoppedAt))
-				restart = em.start()
+				restart = em.Start()
 				backAt = time.Now()
 			})
 			deliver(batch)
