@@ -154,3 +154,84 @@ func TestEndpointOutage(t *testing.T) {
 		t.Fatalf("%d of %d records lost", batches*perBatch-int(d), batches*perBatch)
 	}
 }
+
+// TestEndpointOutageUpsert: in upsert mode, writes to the intermediate
+// table are redelivered and a merge that meets a stopped emulator waits
+// for it, rather than failing the task; the final table holds the last
+// value of every key.
+func TestEndpointOutageUpsert(t *testing.T) {
+	const outage = 5 * time.Second
+	em := testbed.PrivateBigQuery(t)
+	e := testbed.BigQueryEmulator{REST: em.BigQueryREST(), Project: testbed.BigQueryProject, Dataset: "outage"}
+	e.CreateDataset(t, e.Dataset)
+	cfg := baseConfig(e)
+	cfg[BigQueryRetry] = "0"
+	cfg[BigQueryRetryWait] = "500"
+	cfg[UpsertEnabled] = "true"
+	cfg[KafkaKeyFieldName] = "pk"
+	cfg[MergeIntervalMs] = "-1"
+	cfg[MergeRecordsThreshold] = "10"
+	// The merge of the first batch waits this long: the emulator is
+	// stopped meanwhile.
+	cfg[MergeStreamingWaitMs] = "4000"
+	tc := &retryCtx{}
+	task := startTask(t, cfg, tc)
+
+	keySchema := connect.StructBuilder().Field("id", connect.Int64Schema).MustBuild()
+	valSchema := connect.StructBuilder().Field("id", connect.Int64Schema).Field("v", connect.Int64Schema).MustBuild()
+	var off int64
+	batch := func(v int64) []*connect.SinkRecord {
+		var out []*connect.SinkRecord
+		for id := int64(1); id <= 10; id++ {
+			out = append(out, rec("keyed", off, connect.NewStruct(keySchema).MustPut("id", id),
+				connect.NewStruct(valSchema).MustPut("id", id).MustPut("v", v), keySchema, valSchema))
+			off++
+		}
+		return out
+	}
+	deliver := func(b []*connect.SinkRecord) {
+		t.Helper()
+		for {
+			err := task.Put(context.Background(), b)
+			if err == nil {
+				return
+			}
+			if !connect.IsRetriable(err) {
+				t.Fatalf("put failed for good: %v", err)
+			}
+			tc.mu.Lock()
+			wait := tc.wait
+			tc.mu.Unlock()
+			time.Sleep(wait)
+		}
+	}
+	deliver(batch(1)) // reaches the threshold: a merge starts in 4 s
+	if err := em.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	var (
+		wg      sync.WaitGroup
+		restart error
+	)
+	wg.Go(func() {
+		time.Sleep(outage - time.Since(stoppedAt))
+		restart = em.Start()
+	})
+	deliver(batch(2))
+	wg.Wait()
+	if restart != nil {
+		t.Fatal(restart)
+	}
+	backAt := time.Now()
+	deliver(batch(3))
+	tp := connect.TopicPartition{Topic: "keyed", Partition: 0}
+	waitCommittable(t, task, tp, off)
+	t.Logf("emulator down for %v; every batch merged and committable %v after it was back",
+		backAt.Sub(stoppedAt).Round(time.Second), time.Since(backAt).Round(10*time.Millisecond))
+	c := client(t, e)
+	rows := query(t, c, fmt.Sprintf("SELECT COUNT(*) AS n, COUNTIF(v = 3) AS latest FROM `%s.%s.keyed`", e.Project, e.Dataset))
+	if rows[0]["n"] != int64(10) || rows[0]["latest"] != int64(10) {
+		t.Fatalf("table after the outage: %v rows, %v with the last value; want 10 and 10", rows[0]["n"], rows[0]["latest"])
+	}
+}
