@@ -998,7 +998,7 @@ cmd_start_bigquery() {
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--grpc-port) grpc=${2:?--grpc-port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		--keep) storage=(--persistent --data-dir data); shift ;;
+		--keep) storage=(--persistent); shift ;;
 		*) die "bigquery: unknown argument $1" ;;
 		esac
 	done
