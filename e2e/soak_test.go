@@ -58,8 +58,9 @@ func newSoakPlan(t *testing.T) soakPlan {
 type soakFault struct {
 	name string
 	// do breaks something and repairs it; it returns when the repair is
-	// done (the service or worker started again).
-	do func() error
+	// done (the service or worker started again), with a note for the
+	// report.
+	do func() (string, error)
 }
 
 // soakPhase is what one fault did: when it was repaired and how long
@@ -72,6 +73,7 @@ type soakPhase struct {
 	caught  time.Duration // from back until the sinks held every record produced until back; -1: never
 	stuck   string        // what was wrong when the wait gave up
 	seen    []string      // non-RUNNING states seen during the phase
+	note    string
 }
 
 // TestSoak runs FileStream, JDBC (MariaDB → Kafka → PostgreSQL) and
@@ -97,7 +99,13 @@ func TestSoak(t *testing.T) {
 	began := time.Now()
 
 	root := os.Getenv("FERRY_SOAK_DIR")
-	if root == "" {
+	if root != "" {
+		// The services start with --keep: an earlier run's data would be
+		// taken up again.
+		if entries, err := os.ReadDir(root); err == nil && len(entries) > 0 {
+			t.Fatalf("FERRY_SOAK_DIR=%s is not empty; name a new directory", root)
+		}
+	} else {
 		var err error
 		// Not t.TempDir: the database servers run as their own users and must
 		// reach their directories.
@@ -303,7 +311,7 @@ func TestSoak(t *testing.T) {
 		return fs.distinct == 1 && len(pgc) == 1 && bqt.distinct == 1,
 			fmt.Sprintf("first record at the sinks: file %v, postgres %v, bigquery %v", fs.distinct == 1, len(pgc) == 1, bqt.distinct == 1)
 	})
-	t.Logf("soak: all %d connectors and tasks RUNNING and records at every sink %v after creating them",
+	t.Logf("soak: %d connectors and their tasks RUNNING and records at every sink %v after creating them",
 		len(want), time.Since(startWait).Round(time.Millisecond))
 
 	// producedNow is what each load wrote so far; caughtUp(marks) reports
@@ -335,21 +343,34 @@ func TestSoak(t *testing.T) {
 	}
 
 	// The faults.
-	outage := func(kind string, down time.Duration) func() error {
-		return func() error {
+	outage := func(kind string, down time.Duration) func() (string, error) {
+		return func() (string, error) {
 			if err := svc[kind].stop(script); err != nil {
-				return err
+				return "", err
 			}
 			time.Sleep(down)
-			return svc[kind].start(script)
+			return "", svc[kind].start(script)
 		}
 	}
 	faults := []soakFault{
-		{"kill -9 a worker", func() error {
+		{"kill -9 a worker", func() (string, error) {
+			// A supervisor restarts a killed worker after a pause; the pause is
+			// longer than the session timeout, so the other worker takes over
+			// its connectors and tasks first.
 			w := workers[mon.busiestWorker(workers)]
-			mon.expectExit(w.idx)
-			w.kill() // the watcher starts it again
-			return waitUp(ctx, w.url+"/health", 60*time.Second)
+			id := strings.TrimPrefix(w.url, "http://")
+			mon.hold(w.idx)
+			defer mon.release(w.idx)
+			w.kill()
+			killed := time.Now()
+			moved, why := mon.movedOff(ctx, id, plan.settle)
+			time.Sleep(time.Until(killed.Add(10 * time.Second)))
+			if err := w.start(bin); err != nil {
+				return "", err
+			}
+			note := fmt.Sprintf("worker %d (%s) killed; everything RUNNING on the other worker %s later%s; restarted %v after the kill",
+				w.idx, id, after(moved, plan.settle), orEmpty(": ", why), time.Since(killed).Round(time.Second))
+			return note, waitUp(ctx, w.url+"/health", 60*time.Second)
 		}},
 		{fmt.Sprintf("broker down %v", plan.brokerDown), outage("kafka", plan.brokerDown)},
 		{fmt.Sprintf("MariaDB down %v", plan.outage), outage("mariadb", plan.outage)},
@@ -367,7 +388,8 @@ func TestSoak(t *testing.T) {
 			}
 			ph := soakPhase{name: name, began: time.Now()}
 			mon.setPhase(name)
-			if err := f.do(); err != nil {
+			var err error
+			if ph.note, err = f.do(); err != nil {
 				t.Fatalf("soak: %s: %v", name, err)
 			}
 			ph.back = time.Now()
@@ -376,7 +398,7 @@ func TestSoak(t *testing.T) {
 			phases = append(phases, ph)
 			t.Logf("soak: %s: repaired after %v; all RUNNING after the repair: %s; sinks caught up: %s%s", name,
 				ph.back.Sub(ph.began).Round(time.Millisecond), after(ph.running, plan.settle), after(ph.caught, plan.settle),
-				orEmpty("; still: ", ph.stuck))
+				orEmpty("; still: ", ph.stuck)+orEmpty("; ", ph.note))
 		}
 		if plan.duration == 0 || time.Since(began) >= plan.duration {
 			break
@@ -449,6 +471,9 @@ func TestSoak(t *testing.T) {
 	for _, ph := range phases {
 		fmt.Fprintf(&b, "  %-36s %10v  %-16s %s\n", ph.name, ph.back.Sub(ph.began).Round(100*time.Millisecond),
 			after(ph.running, plan.settle), after(ph.caught, plan.settle))
+		if ph.note != "" {
+			fmt.Fprintf(&b, "      %s\n", ph.note)
+		}
 		for _, s := range ph.seen {
 			fmt.Fprintf(&b, "      seen: %s\n", s)
 		}
@@ -493,7 +518,7 @@ func TestSoak(t *testing.T) {
 	}
 	for name, c := range map[string]tally{"filestream": fsT, "jdbc": jdbcT, "bigquery": bqT} {
 		if c.lost() > 0 {
-			t.Errorf("soak: %s pipeline lost %d of %d records (first missing %v)", name, c.lost(), c.produced, c.missing)
+			t.Errorf("soak: %s pipeline: %d of %d records missing at the sink (first: %v)", name, c.lost(), c.produced, c.missing)
 		}
 	}
 	if mariaRows != produced["mariadb"] {
