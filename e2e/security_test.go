@@ -141,17 +141,7 @@ func TestSecureDistributedPipelines(t *testing.T) {
 	bed := newSecureBed(t)
 	for _, name := range listenerNames {
 		t.Run(name, func(t *testing.T) {
-			bootstrap, sec := bed.listener(name)
-			g := testbed.UniqueName(t, "secdist")
-			c := &cluster{bootstrap: bootstrap, props: map[string]string{
-				"group.id": g, "config.storage.topic": g + "-configs", "offset.storage.topic": g + "-offsets", "status.storage.topic": g + "-status",
-				"config.storage.replication.factor": "1", "offset.storage.replication.factor": "1", "status.storage.replication.factor": "1",
-				"offset.storage.partitions": "5", "status.storage.partitions": "3",
-				"key.converter": "org.apache.kafka.connect.storage.StringConverter", "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-				"offset.flush.interval.ms": "500", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "scheduled.rebalance.max.delay.ms": "0",
-				"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "1000",
-			}}
-			maps.Copy(c.props, workerSecurity(bootstrap, sec))
+			c := secureCluster(t, bed, name)
 			dir := t.TempDir()
 			start := time.Now()
 			w1, _ := c.startProcess(t, mkdir(t, dir, "w1"))
@@ -168,6 +158,85 @@ func TestSecureDistributedPipelines(t *testing.T) {
 			})
 		})
 	}
+}
+
+// secureCluster is the settings of a distributed cluster on one listener.
+func secureCluster(t *testing.T, bed *secureBed, listener string) *cluster {
+	t.Helper()
+	bootstrap, sec := bed.listener(listener)
+	g := testbed.UniqueName(t, "secdist")
+	c := &cluster{bootstrap: bootstrap, props: map[string]string{
+		"group.id": g, "config.storage.topic": g + "-configs", "offset.storage.topic": g + "-offsets", "status.storage.topic": g + "-status",
+		"config.storage.replication.factor": "1", "offset.storage.replication.factor": "1", "status.storage.replication.factor": "1",
+		"offset.storage.partitions": "5", "status.storage.partitions": "3",
+		"key.converter": "org.apache.kafka.connect.storage.StringConverter", "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+		"offset.flush.interval.ms": "500", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "scheduled.rebalance.max.delay.ms": "0",
+		"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "1000",
+	}}
+	maps.Copy(c.props, workerSecurity(bootstrap, sec))
+	return c
+}
+
+// TestSecureMixedCluster: an Apache Connect 4.1.1 worker joins a group of
+// two Ferry workers over SASL_SSL with the same worker properties; work is
+// spread over all three and a FileStream pipeline runs through them.
+func TestSecureMixedCluster(t *testing.T) {
+	bed := newSecureBed(t)
+	lib := connectLib(t)
+	c := secureCluster(t, bed, "SASL_SSL")
+	dir := t.TempDir()
+	w1, _ := c.startProcess(t, mkdir(t, dir, "w1"))
+	w2, _ := c.startProcess(t, mkdir(t, dir, "w2"))
+	w1.waitHealthy(t)
+	w2.waitHealthy(t)
+
+	port := testbed.FreePort(t)
+	props := maps.Clone(c.props)
+	props["listeners"] = fmt.Sprintf("http://127.0.0.1:%d", port)
+	props["plugin.discovery"] = "service_load"
+	start := time.Now()
+	startApacheDistributed(t, lib, mkdir(t, dir, "apache"), props)
+	apache := &worker{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	testbed.WaitFor(t, 120*time.Second, 250*time.Millisecond, func() (bool, string) {
+		code, err := httpGet(apache.url + "/connectors")
+		return err == nil && code == 200, fmt.Sprint("Apache REST: ", code, err)
+	})
+	t.Logf("the Apache worker joined the secured group %v after start", time.Since(start))
+
+	topic := testbed.UniqueName(t, "mixed")
+	d := runPipeline(t, w1, dir, topic, 500)
+	t.Logf("SASL_SSL mixed cluster: 500 lines source to sink in %v", d)
+	// More sources, so the assignment gives the Apache worker a share: it
+	// must run them against the secured broker too.
+	extraIn := filepath.Join(dir, "extra.in")
+	writeFile(t, extraIn, "x\ny\n")
+	for i := range 4 {
+		expectStatus(t, w1.call(t, "POST", "/connectors", map[string]any{"name": fmt.Sprintf("%s-extra-%d", topic, i),
+			"config": map[string]string{"connector.class": "FileStreamSource", "file": extraIn, "topic": topic + "-extra"}}), 201)
+	}
+	apacheID := fmt.Sprintf("127.0.0.1:%d", port)
+	workers := map[string]bool{}
+	testbed.WaitFor(t, 60*time.Second, 250*time.Millisecond, func() (bool, string) {
+		r := apache.call(t, "GET", "/connectors?expand=status", nil)
+		if r.status != 200 {
+			return false, string(r.body)
+		}
+		clear(workers)
+		running := 0
+		for _, v := range r.object(t) {
+			st := v.(map[string]any)["status"].(map[string]any)
+			workers[st["connector"].(map[string]any)["worker_id"].(string)] = true
+			for _, tk := range st["tasks"].([]any) {
+				task := tk.(map[string]any)
+				workers[task["worker_id"].(string)] = true
+				if task["state"] == "RUNNING" {
+					running++
+				}
+			}
+		}
+		return running == 6 && len(workers) == 3 && workers[apacheID], string(r.body)
+	})
+	t.Logf("connectors and tasks run on %d workers: %v", len(workers), slices.Sorted(maps.Keys(workers)))
 }
 
 func mkdir(t *testing.T, parent, name string) string {
