@@ -294,6 +294,14 @@ func TestSecureMisconfigurationErrors(t *testing.T) {
 			if strings.Contains(trace, "wrong-secret") || strings.Contains(p.log.String(), "wrong-secret") {
 				t.Error("the password appears in the trace or the log")
 			}
+			// Override secrets are [hidden] in every response about the connector.
+			for _, r := range []response{w.call(t, "GET", "/connectors/"+name+"/config", nil), w.call(t, "GET", "/connectors/"+name, nil),
+				w.call(t, "GET", "/connectors/"+name+"/tasks", nil), w.call(t, "GET", "/connectors?expand=info", nil),
+				w.call(t, "PUT", "/connector-plugins/FileStreamSource/config/validate", config)} {
+				if body := string(r.body); strings.Contains(body, "secret") || strings.Contains(body, "password=") {
+					t.Errorf("a response shows a secret: %s", body)
+				}
+			}
 			t.Logf("%s: task FAILED %v after create: %s", c.name, took, firstLine(trace))
 		})
 	}
