@@ -126,7 +126,7 @@ func TestProbeReportsMisconfiguration(t *testing.T) {
 			"sasl.jaas.config": scram, "ssl.truststore.type": "PEM", "ssl.truststore.location": pem("ca.pem")}, "SASL authentication failed"},
 		"wrong-CA": {map[string]string{"bootstrap.servers": saslSSL, "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": scram,
 			"ssl.truststore.type": "PEM", "ssl.truststore.location": pem("other-ca.pem")}, "TLS certificate was not accepted"},
-		"no-client-cert": {map[string]string{"bootstrap.servers": ssl, "security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": pem("ca.pem")}, "rejected the TLS handshake"},
+		"no-client-cert":    {map[string]string{"bootstrap.servers": ssl, "security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": pem("ca.pem")}, "rejected the TLS handshake"},
 		"plaintext-on-SASL": {map[string]string{"bootstrap.servers": saslPlain}, ""},
 		"good": {map[string]string{"bootstrap.servers": ssl, "security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": pem("ca.pem"),
 			"ssl.keystore.type": "PEM", "ssl.keystore.location": pem("client.pem")}, ""},
