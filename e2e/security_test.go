@@ -360,3 +360,39 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestSecureThroughput measures the FileStream source over PLAINTEXT and
+// SASL_SSL on the same broker (set FERRY_BENCH_SECURITY=1); it asserts
+// nothing about speed.
+func TestSecureThroughput(t *testing.T) {
+	if os.Getenv("FERRY_BENCH_SECURITY") == "" {
+		t.Skip("a measurement: set FERRY_BENCH_SECURITY=1")
+	}
+	bed := newSecureBed(t)
+	admin := os.Getenv("FERRY_TEST_KAFKA_SECURE")
+	const lines = 200000
+	var b strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&b, "line-%07d-%s\n", i, strings.Repeat("x", 90))
+	}
+	for _, name := range []string{"PLAINTEXT", "SASL_SSL", "PLAINTEXT", "SASL_SSL"} {
+		bootstrap, sec := admin, map[string]string{}
+		if name != "PLAINTEXT" {
+			bootstrap, sec = bed.listener(name)
+		}
+		w, _, dir := startSecureStandalone(t, bootstrap, sec)
+		topic := testbed.UniqueName(t, "tput")
+		testbed.CreateTopic(t, admin, topic, 1)
+		in := filepath.Join(dir, "in.txt")
+		writeFile(t, in, b.String())
+		start := time.Now()
+		expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": topic,
+			"config": map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": topic, "batch.size": "2000"}}), 201)
+		testbed.WaitFor(t, 300*time.Second, 50*time.Millisecond, func() (bool, string) {
+			n := endOffset(t, admin, topic)
+			return n >= lines, fmt.Sprint(n)
+		})
+		d := time.Since(start)
+		t.Logf("%s: %d lines of 107 bytes in %v = %.0f records/s", name, lines, d.Round(time.Millisecond), float64(lines)/d.Seconds())
+	}
+}
