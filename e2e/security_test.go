@@ -263,6 +263,8 @@ func TestSecureMisconfigurationErrors(t *testing.T) {
 		{"wrong-password", map[string]string{"producer.override.sasl.jaas.config": strings.Replace(scramJAAS, "connect-secret", "wrong-secret", 1)}, "SASL authentication failed"},
 		{"wrong-CA", map[string]string{"producer.override.ssl.truststore.location": bed.cert("other-ca.pem")}, "TLS certificate was not accepted"},
 		{"missing-ACL", map[string]string{"producer.override.sasl.jaas.config": strings.NewReplacer(`"connect"`, `"noacl"`, "connect-secret", "noacl-secret").Replace(scramJAAS)}, "TOPIC_AUTHORIZATION_FAILED"},
+		{"sink-wrong-password", map[string]string{"consumer.override.sasl.jaas.config": strings.Replace(scramJAAS, "connect-secret", "wrong-secret", 1)}, "SASL authentication failed"},
+		{"sink-missing-ACL", map[string]string{"consumer.override.sasl.jaas.config": strings.NewReplacer(`"connect"`, `"noacl"`, "connect-secret", "noacl-secret").Replace(scramJAAS)}, "AUTHORIZATION_FAILED"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -270,6 +272,10 @@ func TestSecureMisconfigurationErrors(t *testing.T) {
 			in := filepath.Join(dir, name+".in")
 			writeFile(t, in, "a\nb\n")
 			config := map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": name}
+			if strings.HasPrefix(c.name, "sink-") {
+				testbed.CreateTopic(t, os.Getenv("FERRY_TEST_KAFKA_SECURE"), name, 1)
+				config = map[string]string{"connector.class": "FileStreamSink", "file": in + ".out", "topics": name}
+			}
 			maps.Copy(config, c.overrides)
 			start := time.Now()
 			expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": name, "config": config}), 201)
@@ -297,7 +303,7 @@ func TestSecureMisconfigurationErrors(t *testing.T) {
 			// Override secrets are [hidden] in every response about the connector.
 			for _, r := range []response{w.call(t, "GET", "/connectors/"+name+"/config", nil), w.call(t, "GET", "/connectors/"+name, nil),
 				w.call(t, "GET", "/connectors/"+name+"/tasks", nil), w.call(t, "GET", "/connectors?expand=info", nil),
-				w.call(t, "PUT", "/connector-plugins/FileStreamSource/config/validate", config)} {
+				w.call(t, "PUT", "/connector-plugins/"+config["connector.class"]+"/config/validate", config)} {
 				if body := string(r.body); strings.Contains(body, "secret") || strings.Contains(body, "password=") {
 					t.Errorf("a response shows a secret: %s", body)
 				}
