@@ -376,12 +376,12 @@ func TestSecureThroughput(t *testing.T) {
 	}
 	bed := newSecureBed(t)
 	admin := os.Getenv("FERRY_TEST_KAFKA_SECURE")
-	const lines = 200000
+	const lines = 1000000
 	var b strings.Builder
 	for i := range lines {
 		fmt.Fprintf(&b, "line-%07d-%s\n", i, strings.Repeat("x", 90))
 	}
-	for _, name := range []string{"PLAINTEXT", "SASL_SSL", "PLAINTEXT", "SASL_SSL"} {
+	for _, name := range []string{"PLAINTEXT", "SASL_SSL", "PLAINTEXT", "SASL_SSL", "PLAINTEXT", "SASL_SSL"} {
 		bootstrap, sec := admin, map[string]string{}
 		if name != "PLAINTEXT" {
 			bootstrap, sec = bed.listener(name)
