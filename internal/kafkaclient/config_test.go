@@ -166,3 +166,27 @@ func TestUnsupportedErrorIsTyped(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestDefCoversImplementedKeys(t *testing.T) {
+	for _, kind := range []Kind{Producer, Consumer, Admin} {
+		d := Def(kind)
+		if err := d.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range clientProps {
+			if p.apply != nil && p.kinds.has(kind) {
+				if _, ok := d.Key(name); !ok {
+					t.Errorf("%v: %s is implemented but not documented", kind, name)
+				}
+			}
+		}
+		for name := range securityKeys {
+			if _, ok := d.Key(name); !ok && !strings.HasPrefix(name, "sasl.kerberos.") && !strings.HasPrefix(name, "sasl.login.refresh.") &&
+				!strings.HasPrefix(name, "sasl.login.retry.") && !strings.Contains(name, "oauthbearer.j") && !strings.Contains(name, "expected.") &&
+				!strings.Contains(name, "claim.name") && !strings.Contains(name, "clock.skew") && !strings.Contains(name, "urlencode") &&
+				name != "security.providers" && name != "sasl.client.callback.handler.class" && name != "sasl.login.class" {
+				t.Errorf("security key %s is not documented", name)
+			}
+		}
+	}
+}
