@@ -101,3 +101,32 @@ func TestOAuthUnsecuredAndFileTokens(t *testing.T) {
 		t.Fatalf("file token: %q", msg)
 	}
 }
+
+func TestMSKIAM(t *testing.T) {
+	props := map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "AWS_MSK_IAM",
+		"sasl.jaas.config":                   "software.amazon.msk.auth.iam.IAMLoginModule required;",
+		"sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMClientCallbackHandler"}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := Build(Producer, props); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("no credentials: %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+	mech, err := buildSASL(props, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := mech.Authenticate(context.Background(), "b-1.example.kafka.us-east-1.amazonaws.com:9098")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]string
+	if err := json.Unmarshal(msg, &payload); err != nil || payload["action"] != "kafka-cluster:Connect" || !strings.Contains(payload["x-amz-credential"], "AKIDEXAMPLE") {
+		t.Fatalf("payload %s %v", msg, err)
+	}
+	props["sasl.jaas.config"] = `software.amazon.msk.auth.iam.IAMLoginModule required awsProfileName="prod";`
+	if _, err := Build(Producer, props); err == nil || !strings.Contains(err.Error(), "awsProfileName") {
+		t.Fatalf("profile: %v", err)
+	}
+}

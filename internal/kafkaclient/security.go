@@ -57,7 +57,7 @@ var securityKeys = map[string]func(v string) error{
 	"sasl.mechanism":                                    nil,
 	"sasl.jaas.config":                                  nil,
 	"sasl.login.callback.handler.class":                 oneOf("", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"),
-	"sasl.client.callback.handler.class":                mustBeEmpty,
+	"sasl.client.callback.handler.class":                oneOf("", IAMCallbackHandler),
 	"sasl.login.class":                                  mustBeEmpty,
 	"sasl.kerberos.service.name":                        nil, // GSSAPI only, which is refused
 	"sasl.kerberos.kinit.cmd":                           nil,
