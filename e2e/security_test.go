@@ -93,7 +93,7 @@ func startSecureStandalone(t *testing.T, bootstrap string, sec map[string]string
 
 // runPipeline creates a FileStream source and sink through topic and
 // waits until every line went through; it returns how long that took.
-func runPipeline(t *testing.T, w *worker, dir, topic string, lines int) time.Duration {
+func runPipeline(t *testing.T, w *worker, dir, topic string, lines int, srcExtra, sinkExtra map[string]string) time.Duration {
 	t.Helper()
 	in, out := filepath.Join(dir, topic+".in"), filepath.Join(dir, topic+".out")
 	var b strings.Builder
@@ -102,10 +102,12 @@ func runPipeline(t *testing.T, w *worker, dir, topic string, lines int) time.Dur
 	}
 	writeFile(t, in, b.String())
 	start := time.Now()
-	expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": topic + "-src",
-		"config": map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": topic}}), 201)
-	expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": topic + "-sink",
-		"config": map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": topic}}), 201)
+	src := map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": topic}
+	sink := map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": topic}
+	maps.Copy(src, srcExtra)
+	maps.Copy(sink, sinkExtra)
+	expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": topic + "-src", "config": src}), 201)
+	expectStatus(t, w.call(t, "POST", "/connectors", map[string]any{"name": topic + "-sink", "config": sink}), 201)
 	testbed.WaitFor(t, 90*time.Second, 100*time.Millisecond, func() (bool, string) {
 		n := countLines(out)
 		return n >= lines, fmt.Sprintf("%d of %d lines in the sink file; source %v; sink %v", n, lines,
@@ -122,13 +124,30 @@ func TestSecureStandalonePipelines(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			bootstrap, sec := bed.listener(name)
 			w, p, dir := startSecureStandalone(t, bootstrap, sec)
-			d := runPipeline(t, w, dir, testbed.UniqueName(t, "sec"), 500)
+			// The secrets are set at every level: worker top level,
+			// producer., consumer. and the connectors' overrides.
+			srcExtra, sinkExtra := map[string]string{}, map[string]string{}
+			for k, v := range sec {
+				srcExtra["producer.override."+k] = v
+				sinkExtra["consumer.override."+k] = v
+			}
+			topic := testbed.UniqueName(t, "sec")
+			d := runPipeline(t, w, dir, topic, 500, srcExtra, sinkExtra)
 			t.Logf("%s standalone: 500 lines source to sink in %v", name, d)
-			// The secrets are set at every level: none reaches a response or the log.
-			for _, path := range []string{"/connectors?expand=info&expand=status", "/connectors/" + testbed.UniqueName(t, "none")} {
-				if body := string(w.call(t, "GET", path, nil).body); strings.Contains(body, "connect-secret") || strings.Contains(body, "changeit") {
-					t.Errorf("GET %s shows a secret: %s", path, body)
+			// No secret reaches a response or the log.
+			responses := []response{w.call(t, "GET", "/connectors?expand=info&expand=status", nil),
+				w.call(t, "GET", "/connectors/"+topic+"-src", nil), w.call(t, "GET", "/connectors/"+topic+"-src/config", nil),
+				w.call(t, "GET", "/connectors/"+topic+"-sink/config", nil), w.call(t, "GET", "/connectors/"+topic+"-src/tasks", nil),
+				w.call(t, "GET", "/connectors/"+topic+"-sink/tasks", nil), w.call(t, "GET", "/connectors/none", nil),
+				w.call(t, "PUT", "/connector-plugins/FileStreamSink/config/validate", withClass(sinkExtra, "FileStreamSink")),
+				w.call(t, "PUT", "/connectors/"+topic+"-src/config", map[string]string{"connector.class": "FileStreamSource", "file": "x", "topic": topic, "producer.override.ssl.keystore.password": "changeit", "producer.override.security.protocol": "NOPE"})}
+			for _, r := range responses {
+				if body := string(r.body); strings.Contains(body, "connect-secret") || strings.Contains(body, "changeit") {
+					t.Errorf("a response (%d) shows a secret: %s", r.status, body)
 				}
+			}
+			if got := string(w.call(t, "GET", "/connectors/"+topic+"-src/config", nil).body); !strings.Contains(got, "[hidden]") {
+				t.Errorf("the override secrets are not shown as [hidden]: %s", got)
 			}
 			if strings.Contains(p.log.String(), "connect-secret") || strings.Contains(p.log.String(), "password=\"") {
 				t.Error("the worker log shows a secret")
@@ -150,7 +169,7 @@ func TestSecureDistributedPipelines(t *testing.T) {
 			w2.waitHealthy(t)
 			t.Logf("%s: two workers healthy after %v", name, time.Since(start))
 			// Both workers must be members: the leader's status lists both.
-			d := runPipeline(t, w1, dir, testbed.UniqueName(t, "sec"), 500)
+			d := runPipeline(t, w1, dir, testbed.UniqueName(t, "sec"), 500, nil, nil)
 			t.Logf("%s distributed: 500 lines source to sink in %v", name, d)
 			testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
 				r := w2.call(t, "GET", "/connectors", nil)
@@ -204,7 +223,7 @@ func TestSecureMixedCluster(t *testing.T) {
 	t.Logf("the Apache worker joined the secured group %v after start", time.Since(start))
 
 	topic := testbed.UniqueName(t, "mixed")
-	d := runPipeline(t, w1, dir, topic, 500)
+	d := runPipeline(t, w1, dir, topic, 500, nil, nil)
 	t.Logf("SASL_SSL mixed cluster: 500 lines source to sink in %v", d)
 	// More sources, so the assignment gives the Apache worker a share: it
 	// must run them against the secured broker too.
@@ -237,6 +256,12 @@ func TestSecureMixedCluster(t *testing.T) {
 		return running == 6 && len(workers) == 3 && workers[apacheID], string(r.body)
 	})
 	t.Logf("connectors and tasks run on %d workers: %v", len(workers), slices.Sorted(maps.Keys(workers)))
+}
+
+func withClass(m map[string]string, class string) map[string]string {
+	out := maps.Clone(m)
+	out["connector.class"] = class
+	return out
 }
 
 func mkdir(t *testing.T, parent, name string) string {

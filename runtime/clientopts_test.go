@@ -128,3 +128,14 @@ func TestWorkerSecretsFromConfigProvider(t *testing.T) {
 		t.Fatalf("validate: %v %+v", err, infos)
 	}
 }
+
+func TestNoConnectorTypeMessageHidesSecrets(t *testing.T) {
+	reg, err := plugins.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runtime.ValidateConnectorConfig(reg, map[string]string{"name": "c", "producer.override.sasl.jaas.config": "x required password=\"pw\";", "db.password": "pw"})
+	if err == nil || strings.Contains(err.Error(), "pw") || !strings.Contains(err.Error(), "contains no connector type") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,6 +1,10 @@
 package runtime
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ferryhq/ferry/connect"
+)
 
 // clientSecretKeys are the PASSWORD-typed Kafka client properties
 // (operations.md §4.1), which a worker or connector may set under any of
@@ -34,12 +38,13 @@ func IsSecretKey(k string) bool {
 }
 
 // RedactProps returns a copy of props with every IsSecretKey value
-// replaced by [hidden], for logging worker or client properties.
+// replaced by [hidden], for error messages and logs that show a config.
+// Provider placeholders hold no secret and stay.
 func RedactProps(props map[string]string) map[string]string {
 	out := make(map[string]string, len(props))
 	for k, v := range props {
-		if IsSecretKey(k) {
-			v = "[hidden]"
+		if IsSecretKey(k) && !strings.HasPrefix(strings.TrimSpace(v), "${") {
+			v = connect.HiddenValue
 		}
 		out[k] = v
 	}

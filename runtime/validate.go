@@ -23,7 +23,8 @@ func ConnectorType(p connect.Plugin) herder.ConnectorType {
 }
 
 // JavaMapString renders a config map like Java's Map.toString, which is what
-// Apache puts in several error messages.
+// Apache puts in several error messages. Pass it RedactProps(m) when m may
+// hold secrets.
 func JavaMapString(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
@@ -38,7 +39,7 @@ func JavaMapString(m map[string]string) string {
 func LookupConnectorPlugin(reg *connect.Registry, config map[string]string) (connect.Plugin, error) {
 	class, ok := config[KeyConnectorClass]
 	if !ok || strings.TrimSpace(class) == "" {
-		return connect.Plugin{}, herder.BadRequest("Connector config %s contains no connector type", JavaMapString(config))
+		return connect.Plugin{}, herder.BadRequest("Connector config %s contains no connector type", JavaMapString(RedactProps(config)))
 	}
 	p, ok := reg.LookupConnector(class)
 	if !ok {
