@@ -126,6 +126,10 @@ func TestCheckWorker(t *testing.T) {
 	if err != nil || len(w) != 2 {
 		t.Fatalf("got %q %v", w, err)
 	}
+	w, err = CheckWorker(map[string]string{"bootstrap.servers": "b", "security.protocol": "SSL", "consumer.security.protocol": "SSL"})
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "producer.security.protocol is not") {
+		t.Fatalf("got %q %v", w, err)
+	}
 }
 
 func TestPolicy(t *testing.T) {
