@@ -41,7 +41,7 @@ func roundTrip(t *testing.T, props map[string]string) (time.Duration, error) {
 	}
 	topic := uniqueTopic(t)
 	opts := append([]kgo.Opt{kgo.SeedBrokers(Brokers(props)...), kgo.AllowAutoTopicCreation(), kgo.ConsumeTopics(topic),
-		kgo.RecordDeliveryTimeout(20 * time.Second)}, b.Opts...)
+		kgo.RecordDeliveryTimeout(4 * time.Second)}, b.Opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
