@@ -20,6 +20,9 @@ func secureBroker(t *testing.T) (ssl, saslSSL, saslPlain, certs string) {
 	ssl, saslSSL, saslPlain, certs = os.Getenv("FERRY_TEST_KAFKA_SSL"), os.Getenv("FERRY_TEST_KAFKA_SASL_SSL"),
 		os.Getenv("FERRY_TEST_KAFKA_SASL_PLAINTEXT"), os.Getenv("FERRY_TEST_KAFKA_CERTS")
 	if ssl == "" || saslSSL == "" || saslPlain == "" || certs == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run the secured broker tests: FERRY_TEST_KAFKA_SSL etc. are not set (scripts/test.sh starts the broker)")
+		}
 		t.Skip("no secured broker (scripts/testbed.sh start-kafka-secure)")
 	}
 	return
