@@ -379,6 +379,10 @@ func (w *Worker) startTask(id herder.TaskID, connConfig, taskConfig map[string]s
 		if err != nil {
 			return err
 		}
+		spec.DLQ.AdminOpts, err = w.connectorClientOpts(kafkaclient.Admin, connConfig, fmt.Sprintf("connector-dlq-adminclient-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
 	}
 	chain, err := BuildTransformChain(w.reg, connConfig)
 	if err != nil {
