@@ -19,6 +19,10 @@ func TestWorkerRefusesUnhonourableSecurity(t *testing.T) {
 		"connector.client.config.override.policy": "Allowlist"} {
 		props := base()
 		props[k] = v
+		props["producer.security.protocol"] = "SASL_SSL"
+		props["consumer.security.protocol"] = "SSL"
+		props["producer.sasl.mechanism"] = "PLAIN"
+		props["producer.sasl.jaas.config"] = `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`
 		if _, err := runtime.ParseWorkerConfig(props, true); err == nil || !strings.Contains(err.Error(), "invalid worker configuration") {
 			t.Errorf("%s=%s: got %v", k, v, err)
 		}
