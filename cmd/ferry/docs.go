@@ -63,7 +63,7 @@ func clientSections(w io.Writer) {
 	section(w, "Kafka client security", "Keys every Kafka client reads: at the worker's top level for its own clients (group membership, internal topics), "+
 		"under `producer.` and `consumer.` for source producers and sink consumers (they do not inherit the top-level keys), under `admin.` for connector admin clients, "+
 		"and as connector overrides `producer.override.`, `consumer.override.`, `admin.override.` as `connector.client.config.override.policy` allows. "+
-		"Any other `ssl.`, `sasl.` or `security.` key, or a value Ferry cannot honour, is an error.", filter(kafkaclient.Def(kafkaclient.Producer), true))
+		"Any other `security.` key, any other `ssl.` key of a client using TLS or `sasl.` key of a client using SASL, or a value Ferry cannot honour, is an error.", filter(kafkaclient.Def(kafkaclient.Producer), true))
 	for _, c := range []struct {
 		kind         kafkaclient.Kind
 		title, intro string
