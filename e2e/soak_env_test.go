@@ -317,14 +317,14 @@ func notRunning(st map[string]connStatus, want map[string]int) string {
 			continue
 		}
 		if c.Connector.State != "RUNNING" {
-			bad = append(bad, fmt.Sprintf("%s: connector %s%s", name, c.Connector.State, firstLine(c.Connector.Trace)))
+			bad = append(bad, fmt.Sprintf("%s: connector %s%s", name, c.Connector.State, traceSuffix(c.Connector.Trace)))
 		}
 		if len(c.Tasks) != want[name] {
 			bad = append(bad, fmt.Sprintf("%s: %d tasks, want %d", name, len(c.Tasks), want[name]))
 		}
 		for _, tk := range c.Tasks {
 			if tk.State != "RUNNING" {
-				bad = append(bad, fmt.Sprintf("%s: task %d %s%s", name, tk.ID, tk.State, firstLine(tk.Trace)))
+				bad = append(bad, fmt.Sprintf("%s: task %d %s%s", name, tk.ID, tk.State, traceSuffix(tk.Trace)))
 			}
 		}
 	}
@@ -332,7 +332,7 @@ func notRunning(st map[string]connStatus, want map[string]int) string {
 }
 
 // firstLine is the first line of a trace, as ": line", or "".
-func firstLine(trace string) string {
+func traceSuffix(trace string) string {
 	if trace == "" {
 		return ""
 	}

@@ -604,7 +604,7 @@ func (s *soak) report(r soakResult) string {
 		if n := l.failures.Load(); n > 0 {
 			last, _ := l.lastErr.Load().(string)
 			fmt.Fprintf(&b, "  load %s: %d failed batch attempts while its service was down (last: %s)\n",
-				l.name, n, strings.TrimPrefix(firstLine(last), ": "))
+				l.name, n, strings.TrimPrefix(traceSuffix(last), ": "))
 		}
 	}
 	if c := s.mon.crashes(); len(c) > 0 {
@@ -659,7 +659,7 @@ func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return "(" + strings.TrimPrefix(firstLine(err.Error()), ": ") + ")"
+	return "(" + strings.TrimPrefix(traceSuffix(err.Error()), ": ") + ")"
 }
 
 func orNone(s string) string {

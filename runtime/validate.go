@@ -25,7 +25,8 @@ func ConnectorType(p connect.Plugin) herder.ConnectorType {
 }
 
 // JavaMapString renders a config map like Java's Map.toString, which is what
-// Apache puts in several error messages.
+// Apache puts in several error messages. Pass it RedactProps(m) when m may
+// hold secrets.
 func JavaMapString(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))

@@ -548,6 +548,10 @@ func (w *Worker) startTask(id herder.TaskID, tr *taskRun, replace *taskRun) erro
 		if err != nil {
 			return err
 		}
+		spec.DLQ.AdminOpts, err = w.connectorClientOpts(kafkaclient.Admin, connConfig, fmt.Sprintf("connector-dlq-adminclient-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
 	}
 	chain, err := BuildTransformChain(w.reg, connConfig)
 	if err != nil {

@@ -64,7 +64,7 @@ Commands:
         FERRY_TEST_KAFKA_SECURE=127.0.0.1:P       FERRY_TEST_KAFKA_SSL=127.0.0.1:P+2
         FERRY_TEST_KAFKA_SASL_SSL=127.0.0.1:P+3   FERRY_TEST_KAFKA_SASL_PLAINTEXT=127.0.0.1:P+4
         FERRY_TEST_KAFKA_CERTS=D/certs
-      Default port 19192, default D $FERRY_STATE/kafka-secure; stop it with stop-kafka --dir D.
+      Default port 19192, default D \$FERRY_STATE/kafka-secure; stop it with stop-kafka --dir D.
 
   start-connect --properties FILE [--standalone|--distributed] [--dir D] [CONNECTOR...]
       Start Apache's reference Connect worker with worker config FILE.

@@ -178,7 +178,7 @@ func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {
 	for _, cfg := range initial {
 		name := strings.TrimSpace(cfg[runtime.KeyName])
 		if name == "" {
-			return fmt.Errorf("connector config %s has no name", runtime.JavaMapString(cfg))
+			return fmt.Errorf("connector config %s has no name", runtime.JavaMapString(runtime.RedactProps(cfg)))
 		}
 		if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", true); err != nil {
 			return fmt.Errorf("connector %s: %w", name, err)
