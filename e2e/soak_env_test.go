@@ -331,7 +331,7 @@ func notRunning(st map[string]connStatus, want map[string]int) string {
 	return strings.Join(bad, "; ")
 }
 
-// firstLine is the first line of a trace, as ": line", or "".
+// traceSuffix is the first line of a trace, as ": line", or "".
 func traceSuffix(trace string) string {
 	if trace == "" {
 		return ""
