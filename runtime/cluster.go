@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,29 +31,25 @@ const (
 // ClusterCheckTimeout is how long the worker waits at start for the Kafka
 // cluster: default.api.timeout.ms when set, else DefaultClusterCheckTimeout.
 func (w *WorkerConfig) ClusterCheckTimeout() time.Duration {
-	if d, ok := msOpt(w.Raw["default.api.timeout.ms"]); ok && d > 0 {
-		return d
+	if n, err := strconv.ParseInt(strings.TrimSpace(w.Raw["default.api.timeout.ms"]), 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Millisecond
 	}
 	return DefaultClusterCheckTimeout
 }
 
-// ClusterClientOpts are the options of the worker's own Kafka clients
-// (seed brokers, client id and the worker's client settings).
-func (w *WorkerConfig) ClusterClientOpts(clientID string) []kgo.Opt {
-	return baseClientOpts(w, clientID)
-}
-
-// CheckCluster connects to bootstrap.servers and reads the cluster's
+// CheckCluster connects to bootstrap.servers with the client options opts
+// (the worker's connection and security settings) and reads the cluster's
 // metadata, as Apache's worker looks up the cluster id before it starts.
 // It returns the cluster id, or an error naming the servers tried once
 // ClusterCheckTimeout passed without an answer.
-func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
+func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string, error) {
 	timeout := w.ClusterCheckTimeout()
-	cl, err := kgo.NewClient(w.ClusterClientOpts("connect-cluster-check")...)
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(w.Brokers()...))...)
 	if err != nil {
 		return "", fmt.Errorf("creating a Kafka client for bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), err)
 	}
 	defer cl.Close()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// A refused connection fails an attempt at once; a broker that is
@@ -69,6 +66,10 @@ func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return "", fmt.Errorf("stopped while connecting to the Kafka cluster at bootstrap.servers=%s: %w",
+					strings.Join(w.Brokers(), ","), parent.Err())
+			}
 			return "", clusterError(w.Brokers(), timeout, last)
 		case <-time.After(clusterCheckBackoff):
 		}
@@ -116,9 +117,10 @@ type ClusterWatch struct {
 	since time.Time
 }
 
-// NewClusterWatch prepares a watch of the worker's cluster; nothing runs
-// until Run. Zero durations take the defaults.
-func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout time.Duration) *ClusterWatch {
+// NewClusterWatch prepares a watch of the worker's cluster, reached with
+// the client options opts; nothing runs until Run. Zero durations take the
+// defaults.
+func NewClusterWatch(w *WorkerConfig, opts []kgo.Opt, logger *slog.Logger, interval, timeout time.Duration) *ClusterWatch {
 	if interval <= 0 {
 		interval = DefaultClusterWatchInterval
 	}
@@ -128,7 +130,7 @@ func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout tim
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ClusterWatch{brokers: w.Brokers(), opts: w.ClusterClientOpts("connect-cluster-watch"),
+	return &ClusterWatch{brokers: w.Brokers(), opts: append(opts, kgo.SeedBrokers(w.Brokers()...)),
 		interval: interval, timeout: timeout, log: logger}
 }
 

@@ -48,7 +48,10 @@ func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
 		return err
 	}
 
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	watch, err := newClusterWatch(wcfg, logger)
+	if err != nil {
+		return err
+	}
 	restOpts := []rest.Opt{rest.WithHerder(distributedWatched{h, watch}), rest.WithListeners(wcfg.List(runtime.WListeners)),
 		rest.WithLogger(logger), rest.WithLevels(levels),
 		rest.WithCORS(wcfg.String(runtime.WAllowOrigin), wcfg.String(runtime.WAllowMethods)),

@@ -56,7 +56,10 @@ func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, conns []map[
 		return err
 	}
 	defer h.Close()
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	watch, err := newClusterWatch(wcfg, logger)
+	if err != nil {
+		return err
+	}
 
 	var restOpts []rest.Opt
 	restOpts = append(restOpts, rest.WithHerder(standaloneWatched{h, watch}), rest.WithListeners(wcfg.List(runtime.WListeners)),
