@@ -82,17 +82,33 @@ const clusterCheckBackoff = 500 * time.Millisecond
 // describeCluster asks a broker for the cluster's metadata (no topics). It
 // bypasses the client's metadata cache, which would answer for a cluster
 // that is gone.
+// kgo waits for the answer of a request it has written until its own
+// deadline whatever ctx says; the wait here ends with ctx, and the request
+// left behind ends at that deadline or when the client closes.
 func describeCluster(ctx context.Context, cl *kgo.Client) (string, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.Topics = []kmsg.MetadataRequestTopic{}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return "", err
+	type result struct {
+		resp *kmsg.MetadataResponse
+		err  error
 	}
-	if resp.ClusterID == nil {
-		return "", nil
+	ch := make(chan result, 1)
+	go func() {
+		resp, err := req.RequestWith(ctx, cl)
+		ch <- result{resp, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case r := <-ch:
+		if r.err != nil {
+			return "", r.err
+		}
+		if r.resp.ClusterID == nil {
+			return "", nil
+		}
+		return *r.resp.ClusterID, nil
 	}
-	return *resp.ClusterID, nil
 }
 
 func clusterError(brokers []string, timeout time.Duration, err error) error {
