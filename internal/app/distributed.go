@@ -62,7 +62,10 @@ func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetu
 	if err != nil {
 		return err
 	}
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	watch, err := newClusterWatch(wcfg, logger)
+	if err != nil {
+		return err
+	}
 	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(distributedWatched{h, watch}))...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)

@@ -62,7 +62,10 @@ func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetup
 		return err
 	}
 	defer h.Close()
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	watch, err := newClusterWatch(wcfg, logger)
+	if err != nil {
+		return err
+	}
 
 	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(standaloneWatched{h, watch}))...)
 	if err != nil {

@@ -245,8 +245,11 @@ func (h *Herder) Run(ctx context.Context) error {
 		h.sink.PutConnector(name, herder.StateUnassigned, nil)
 	}
 	h.bg.Wait()
-	h.sink.flush(statusFlushTimeout)
+	// Leaving the group (so the others take the work over) and writing
+	// the last statuses run together: each is bounded, and while the
+	// cluster is away neither can succeed.
 	stopMember()
+	h.sink.flush(statusFlushTimeout)
 	merr := <-memberDone
 	stopSink()
 	<-sinkDone
