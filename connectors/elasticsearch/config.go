@@ -509,8 +509,8 @@ func parseSettings(f flavour, props map[string]string) (*settings, error) {
 			prefix = AivenSSLPrefix
 		}
 	}
-	if s.method == upsert && s.keyIgnore && s.ignoreStrategy != idKey {
-		return nil, refuse(KeyIgnore, "upserts need the record key as document id (key.ignore=false)")
+	if f == aiven && s.method == upsert && s.keyIgnore && s.ignoreStrategy != idKey {
+		return nil, refuse(KeyIgnore, "upserts need the record key as document id (key.ignore=false or key.ignore.id.strategy=record.key)")
 	}
 	if prefix != "" {
 		t := &tlsSettings{

@@ -499,13 +499,13 @@ func (t *Task) settle(ctx context.Context, f failure) error {
 	behaviour := "fail"
 	switch f.kind {
 	case "conflict":
-		if f.a.external || f.a.create {
-			// A replay of a write already done (or superseded): written.
-			if t.s.flavour == confluent {
-				return nil
-			}
-		}
 		behaviour = t.s.onConflict
+		if t.s.flavour == confluent {
+			if f.a.external || f.a.create {
+				return nil // a replay of a write already done, or superseded: written
+			}
+			behaviour = "report" // Confluent reports other conflicts and goes on
+		}
 	case "malformed":
 		behaviour = t.s.onMalformed
 	}
