@@ -206,3 +206,45 @@ retry.backoff.ms=200
 	}
 	w.waitState(t, name, "RUNNING", 2)
 }
+
+// TestElasticsearchSinkMalformedToDLQ: under errors.tolerance=all a
+// document the node refuses as malformed goes to the dead letter queue
+// with the node's reason, the others are indexed, and offsets move on.
+func TestElasticsearchSinkMalformedToDLQ(t *testing.T) {
+	base := os.Getenv("FERRY_TEST_OPENSEARCH")
+	if base == "" {
+		t.Skip("FERRY_TEST_OPENSEARCH is not set (scripts/testbed.sh start-opensearch)")
+	}
+	t.Parallel()
+	w := startWorker(t, nil)
+	topic := testbed.UniqueName(t, "es-dlq-in")
+	dlq := testbed.UniqueName(t, "es-dlq")
+	testbed.CreateTopic(t, w.bootstrap, topic, 1)
+	testbed.Produce(t, w.bootstrap, topic,
+		&kgo.Record{Key: []byte("a"), Value: []byte(`{"n":1}`)}, &kgo.Record{Key: []byte("b"), Value: []byte(`{"n":"not a number"}`)},
+		&kgo.Record{Key: []byte("c"), Value: []byte(`{"n":3}`)})
+	name := testbed.UniqueName(t, "es-dlq")
+	expectStatus(t, w.call(t, "PUT", "/connectors/"+name+"/config", map[string]string{
+		"connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector", "topics": topic,
+		"key.converter": "org.apache.kafka.connect.storage.StringConverter", "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter.schemas.enable": "false", "connection.url": base, "schema.ignore": "true",
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+		"errors.deadletterqueue.topic.replication.factor": "1", "errors.deadletterqueue.context.headers.enable": "true",
+	}), 201)
+	recs := testbed.ConsumeN(t, w.bootstrap, dlq, 1, 60*time.Second)
+	if h := dlqHeaders(recs[0]); string(recs[0].Value) != `{"n":"not a number"}` || !strings.Contains(h["__connect.errors.exception.message"], "status 400") {
+		t.Errorf("DLQ record %q with headers %v", recs[0].Value, h)
+	}
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		off := sinkOffset(t, w, name, topic)
+		return off == 3, fmt.Sprint("committed offset ", off)
+	})
+	docs, err := osDocs(t, base, strings.ToLower(topic), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs["a"] == nil || docs["c"] == nil {
+		t.Errorf("documents %v, want a and c", docs)
+	}
+	w.waitState(t, name, "RUNNING", 1)
+}

@@ -443,7 +443,7 @@ func (t *Task) sendBatch(ctx context.Context, batch []action) ([]failure, error)
 				if it.Error != nil {
 					typ, reason = it.Error.Type, it.Error.Reason
 				}
-				ierr := fmt.Errorf("%s of topic %s partition %d offset %d: status %d: %s: %s", "document", a.rec.Topic, a.rec.Partition, a.rec.KafkaOffset, it.Status, typ, reason)
+				ierr := fmt.Errorf("document of topic %s partition %d offset %d: status %d: %s: %s", a.rec.Topic, a.rec.Partition, a.rec.KafkaOffset, it.Status, typ, reason)
 				switch {
 				case typ == "version_conflict_engine_exception":
 					failed = append(failed, failure{a, "conflict", ierr})
@@ -517,7 +517,7 @@ func (t *Task) settle(ctx context.Context, f failure) error {
 		return nil
 	}
 	if t.errant != nil {
-		return t.errant.Report(ctx, rec, connect.NewDataError("the cluster refused the document", f.err))
+		return t.errant.Report(ctx, rec, connect.NewDataError("Indexing record failed: "+f.err.Error(), nil))
 	}
 	if behaviour == "report" {
 		log.Warn("document refused and no dead letter queue is configured, skipping it", "error", f.err)
