@@ -78,8 +78,9 @@ func osDocs(t *testing.T, base, index string, size int) (map[string]map[string]a
 
 // TestElasticsearchSinkOutageAndKill streams keyed records through
 // Confluent's Elasticsearch sink in a standalone worker into a private
-// OpenSearch node, stops the node mid-stream (20 s, 60 s with
-// FERRY_TEST_OPENSEARCH_LONG_OUTAGE=1), then kills the worker with SIGKILL
+// OpenSearch node, stops the node mid-stream for 20 s (60 s with
+// FERRY_TEST_OPENSEARCH_LONG_OUTAGE=1) plus the time its restart takes
+// (about a minute on a busy machine), then kills the worker with SIGKILL
 // mid-stream and restarts it. Every key must end as exactly one document
 // holding its latest record, at the version of that record's offset.
 func TestElasticsearchSinkOutageAndKill(t *testing.T) {

@@ -337,3 +337,52 @@ func TestUnreachable(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+func TestEncoder(t *testing.T) {
+	ms := connect.MapOf(connect.StringSchema, connect.Int32Schema).MustBuild()
+	s := connect.StructBuilder().Field("m", ms).Field("d", connect.DecimalSchema(2).MustBuild()).
+		Field("day", connect.DateSchema().MustBuild()).Field("ts", connect.TimestampSchema().MustBuild()).
+		Field("b", connect.BytesSchema).Field("l", connect.ArrayOf(connect.StringSchema).MustBuild()).MustBuild()
+	ts := time.UnixMilli(1_700_000_000_123).UTC()
+	v := connect.NewStruct(s).MustPut("m", map[string]any{"k": int32(1)}).MustPut("d", connect.NewDecimal(12345, 2)).
+		MustPut("day", time.UnixMilli(86_400_000*3).UTC()).MustPut("ts", ts).MustPut("b", []byte("hi")).MustPut("l", []any{"x", "y"})
+	for _, c := range []struct {
+		compact bool
+		want    string
+	}{
+		{true, `{"m":{"k":1},"d":123.45,"day":3,"ts":1700000000123,"b":"aGk=","l":["x","y"]}`},
+		{false, `{"m":[{"key":"k","value":1}],"d":123.45,"day":3,"ts":1700000000123,"b":"aGk=","l":["x","y"]}`},
+	} {
+		got, err := encoder{compactMaps: c.compact}.value(nil, s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != c.want {
+			t.Errorf("compact=%v:\n got %s\nwant %s", c.compact, got, c.want)
+		}
+	}
+}
+
+func TestVersionHeaderAndAivenDataStream(t *testing.T) {
+	base := nodeURL(t)
+	topic := uniqueTopic(t)
+	ctx := context.Background()
+	task := startTask(t, confluent, map[string]string{ConnectionURL: base, ExternalVersionHeader: "v"}, &taskCtx{})
+	r := rec(topic, 5, "a", point(1, "x"))
+	r.Headers = connect.Headers{{Key: "v", Schema: connect.Int64Schema, Value: int64(900)}}
+	if err := task.Put(ctx, []*connect.SinkRecord{r}); err != nil {
+		t.Fatal(err)
+	}
+	if d := doc(t, base, topic, "a"); d == nil || d["_version"].(float64) != 900 {
+		t.Errorf("doc %v, want version 900 from the header", d)
+	}
+
+	dtopic := uniqueTopic(t)
+	ds := startTask(t, aiven, map[string]string{ConnectionURL: base, DataStreamEnabled: "true", DataStreamPrefix: "aiven"}, &taskCtx{})
+	if err := ds.Put(ctx, []*connect.SinkRecord{rec(dtopic, 0, "a", point(1, "x")), rec(dtopic, 1, "b", point(2, "y"))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, base, "aiven-"+dtopic); n != 2 {
+		t.Errorf("data stream aiven-%s holds %d documents, want 2", dtopic, n)
+	}
+}
