@@ -441,6 +441,15 @@ func parseSettings(f flavour, props map[string]string) (*settings, error) {
 	for _, u := range s.urls {
 		https = https || strings.HasPrefix(u, "https://")
 	}
+	if s.keyIgnore && len(c.List(TopicKeyIgnore)) > 0 {
+		return nil, refuse(TopicKeyIgnore, "topic.key.ignore can not be set if key.ignore is true")
+	}
+	if s.schemaIgnore && len(c.List(TopicSchemaIgnore)) > 0 {
+		return nil, refuse(TopicSchemaIgnore, "topic.schema.ignore can not be set if schema.ignore is true")
+	}
+	if c.Long(LingerMs) > c.Long(FlushTimeout) {
+		return nil, refuse(LingerMs, "linger.ms can not be larger than flush.timeout.ms")
+	}
 	switch f {
 	case confluent:
 		s.bulkBytes = c.Long(BulkSizeBytes)

@@ -386,3 +386,23 @@ func TestVersionHeaderAndAivenDataStream(t *testing.T) {
 		t.Errorf("data stream aiven-%s holds %d documents, want 2", dtopic, n)
 	}
 }
+
+func TestConfigRules(t *testing.T) {
+	for _, cfg := range []map[string]string{
+		{KeyIgnore: "true", TopicKeyIgnore: "a"},
+		{SchemaIgnore: "true", TopicSchemaIgnore: "a"},
+		{DataStreamType: "logs"},
+		{DataStreamType: "logs", DataStreamDataset: "d", WriteMethod: "upsert"},
+		{ProxyHost: "proxy"},
+		{SecurityProtocol: "SSL", HTTPSPrefix + sslKeystoreType: "PKCS12"},
+		{ConnectionUsername: "u"},
+	} {
+		cfg[ConnectionURL] = "http://127.0.0.1:9200"
+		if _, err := parseSettings(confluent, cfg); err == nil {
+			t.Errorf("config %v accepted", cfg)
+		}
+	}
+	if msgs := (&Connector{flavour: aiven}).ValidateConfig(map[string]string{ConnectionURL: "http://h:9200", KeyIgnore: "true", IndexWriteMethod: "upsert"}); len(msgs[KeyIgnore]) != 1 {
+		t.Errorf("Aiven upsert with topic.partition.offset ids: %v", msgs)
+	}
+}
