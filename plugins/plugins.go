@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/connectors/datagen"
+	"github.com/ferryhq/ferry/connectors/elasticsearch"
 	"github.com/ferryhq/ferry/connectors/file"
 	httpsink "github.com/ferryhq/ferry/connectors/http"
 	jdbcsink "github.com/ferryhq/ferry/connectors/jdbc/sink"
@@ -22,6 +23,7 @@ func All() []connect.Plugin {
 		[]connect.Plugin{file.SourcePlugin(), file.SinkPlugin(), datagen.Plugin()},
 		[]connect.Plugin{jdbcsink.Plugin(), jdbcsource.Plugin()},
 		[]connect.Plugin{httpsink.AivenPlugin(), httpsink.ConfluentPlugin()},
+		[]connect.Plugin{elasticsearch.ConfluentPlugin(), elasticsearch.AivenPlugin()},
 		cloudPlugins(),
 		converters.Plugins(),
 		transforms.Plugins(),

@@ -26,6 +26,10 @@
 #   FERRY_KAFKA_SECURE_PORT
 #                      first of the five ports of the started secured broker (default:
 #                      the first five free ports from 19192 on)
+#   FERRY_TEST_OPENSEARCH
+#                      use this already running OpenSearch node (http://host:port)
+#                      instead of starting one; FERRY_OPENSEARCH_PORT picks the port
+#                      of the started one (default: the first free pair from 19200 on)
 #   FERRY_CACHE, FERRY_STATE, MAVEN_ARGS: see scripts/testbed.sh help
 #   GO_TEST_ARGS       extra arguments for go test (e.g. "-run TestFoo -v")
 set -euo pipefail
@@ -41,6 +45,7 @@ kafka_secure_pid=""
 mariadb_dir=""
 postgres_dir=""
 bigquery_dir=""
+opensearch_dir=""
 test_pid=""
 cleanup() {
 	if [[ -n $test_pid ]] && kill -0 "$test_pid" 2>/dev/null; then
@@ -65,6 +70,9 @@ cleanup() {
 	fi
 	if [[ -n $bigquery_dir ]]; then
 		"$testbed" stop-bigquery --dir "$bigquery_dir" && rm -rf "$bigquery_dir" || true
+	fi
+	if [[ -n $opensearch_dir ]]; then
+		"$testbed" stop-opensearch --dir "$opensearch_dir" && rm -rf "$opensearch_dir" || true
 	fi
 }
 trap cleanup EXIT
@@ -104,6 +112,20 @@ free_port_run() {
 	done
 	echo "$p"
 }
+
+# OpenSearch takes the longest to start (a JVM compiling its launcher and loading the
+# node): its start runs in the background, on a port pair taken before the others, and
+# is awaited after them.
+opensearch_out=""
+opensearch_pid=""
+if [[ -z ${FERRY_TEST_OPENSEARCH:-} ]]; then
+	mkdir -p "${FERRY_STATE:-/tmp/ferry-testbed}"
+	opensearch_dir="${FERRY_STATE:-/tmp/ferry-testbed}/test-opensearch-$$"
+	opensearch_out="$opensearch_dir.line"
+	"$testbed" start-opensearch --port "${FERRY_OPENSEARCH_PORT:-$(free_port_pair 19200)}" \
+		--dir "$opensearch_dir" >"$opensearch_out" &
+	opensearch_pid=$!
+fi
 
 if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} || -z ${FERRY_TEST_BIGQUERY:-} ||
 	-z ${FERRY_TEST_KAFKA_SSL:-} ]]; then
@@ -161,8 +183,15 @@ if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_PO
 	fi
 	exec 9>&-
 fi
+if [[ -n $opensearch_pid ]]; then
+	wait "$opensearch_pid" || { echo "test: OpenSearch did not start" >&2; exit 1; }
+	line=$(cat "$opensearch_out")
+	rm -f "$opensearch_out"
+	export FERRY_TEST_OPENSEARCH="${line#FERRY_TEST_OPENSEARCH=}"
+fi
 echo "test: using Kafka at $FERRY_TEST_KAFKA" >&2
 echo "test: using the secured Kafka at $FERRY_TEST_KAFKA_SSL (SSL), $FERRY_TEST_KAFKA_SASL_SSL (SASL_SSL), $FERRY_TEST_KAFKA_SASL_PLAINTEXT (SASL_PLAINTEXT)" >&2
+echo "test: using OpenSearch at $FERRY_TEST_OPENSEARCH" >&2
 echo "test: using MySQL at $FERRY_TEST_MYSQL" >&2
 echo "test: using PostgreSQL at $FERRY_TEST_POSTGRES" >&2
 echo "test: using the BigQuery emulator at $FERRY_TEST_BIGQUERY (gRPC ${FERRY_TEST_BIGQUERY_GRPC:-none})" >&2

