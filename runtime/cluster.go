@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ func (w *WorkerConfig) ClusterCheckTimeout() time.Duration {
 // ClusterCheckTimeout passed without an answer.
 func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string, error) {
 	timeout := w.ClusterCheckTimeout()
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(w.Brokers()...))...)
+	cl, err := kgo.NewClient(append(slices.Clip(opts), kgo.SeedBrokers(w.Brokers()...))...)
 	if err != nil {
 		return "", fmt.Errorf("creating a Kafka client for bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), err)
 	}
@@ -79,12 +80,11 @@ func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string,
 // clusterCheckBackoff spaces the start-up attempts to reach the cluster.
 const clusterCheckBackoff = 500 * time.Millisecond
 
-// describeCluster asks a broker for the cluster's metadata (no topics). It
-// bypasses the client's metadata cache, which would answer for a cluster
-// that is gone.
-// kgo waits for the answer of a request it has written until its own
-// deadline whatever ctx says; the wait here ends with ctx, and the request
-// left behind ends at that deadline or when the client closes.
+// describeCluster asks a broker for the cluster's metadata (no topics),
+// bypassing the client's metadata cache, which would answer for a cluster
+// that is gone. kgo waits for the answer of a request it has written until
+// its own deadline whatever ctx says; the wait here ends with ctx, and the
+// request left behind ends at that deadline or when the client closes.
 func describeCluster(ctx context.Context, cl *kgo.Client) (string, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.Topics = []kmsg.MetadataRequestTopic{}
@@ -119,8 +119,8 @@ func clusterError(brokers []string, timeout time.Duration, err error) error {
 
 // ClusterWatch notices when the Kafka cluster the worker uses stops
 // answering, and when it is back: it logs a warning naming the brokers on
-// the first failed check and reports the failure through Err until a check
-// succeeds again. Health checks consult it.
+// the first failed check and reports the failure through Problem until a
+// check succeeds again. Health checks consult it.
 type ClusterWatch struct {
 	brokers  []string
 	opts     []kgo.Opt
@@ -146,7 +146,7 @@ func NewClusterWatch(w *WorkerConfig, opts []kgo.Opt, logger *slog.Logger, inter
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ClusterWatch{brokers: w.Brokers(), opts: append(opts, kgo.SeedBrokers(w.Brokers()...)),
+	return &ClusterWatch{brokers: w.Brokers(), opts: append(slices.Clip(opts), kgo.SeedBrokers(w.Brokers()...)),
 		interval: interval, timeout: timeout, log: logger}
 }
 

@@ -637,10 +637,29 @@ func (s *Sink) deliver(ctx context.Context, batch []*connect.SinkRecord) (delive
 		if _, stopping, gen := s.ctl.state(); !stopping && wait > 0 {
 			s.ctl.sleep(ctx, gen, wait)
 		}
-		if _, stopping, _ := s.ctl.state(); stopping || ctx.Err() != nil {
+		if _, stopping, _ := s.ctl.state(); stopping || ctx.Err() != nil || !s.holdWhilePaused(ctx) {
 			s.endRetryPause()
 			return false, nil
 		}
+	}
+}
+
+// holdWhilePaused applies a pause asked for while a batch waits to be
+// redelivered, as Apache's task loop does between two attempts: the task
+// reports PAUSED at once and Put is not called again until it is resumed.
+// The batch is kept for then. It reports false if the task is stopped
+// meanwhile.
+func (s *Sink) holdWhilePaused(ctx context.Context) bool {
+	for {
+		paused, stopping, gen := s.ctl.state()
+		if stopping || ctx.Err() != nil {
+			return false
+		}
+		s.applyTargetState(paused)
+		if !paused {
+			return true
+		}
+		s.ctl.sleep(ctx, gen, 0) // until the next state change
 	}
 }
 
