@@ -274,7 +274,7 @@ func terminateWithin(t *testing.T, p *process, mode string) (time.Duration, time
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	bound := 5*time.Second + app.ShutdownMargin
+	bound := app.ShutdownBound(5 * time.Second)
 	select {
 	case <-p.done:
 	case <-time.After(bound + 5*time.Second):
@@ -286,7 +286,7 @@ func terminateWithin(t *testing.T, p *process, mode string) (time.Duration, time
 // Workers whose broker goes away say so within seconds (a warning naming
 // the brokers, GET /health unhealthy), are healthy again once the broker is
 // back, and a SIGTERM while the broker is away ends them within
-// task.shutdown.graceful.timeout.ms plus app.ShutdownMargin. A standalone
+// app.ShutdownBound of task.shutdown.graceful.timeout.ms. A standalone
 // and a distributed worker share the broker.
 func TestBrokerLossHealthAndShutdown(t *testing.T) {
 	k := startPrivateKafka(t)

@@ -14,11 +14,19 @@ import (
 	"github.com/ferryhq/ferry/runtime/standalone"
 )
 
-// ShutdownMargin is what a worker's shutdown may take beyond
-// task.shutdown.graceful.timeout.ms (stopping connectors, writing the last
-// statuses, leaving the group, closing the stores) before the process
-// exits with whatever is still running abandoned.
-const ShutdownMargin = 10 * time.Second
+// ShutdownMargin is what a worker's shutdown may take beyond stopping its
+// tasks and connectors: writing the last statuses, leaving the group and
+// closing the stores.
+const ShutdownMargin = 5 * time.Second
+
+// ShutdownBound is how long a worker's shutdown may take in any state
+// before the process exits with whatever is still running abandoned: the
+// worker's own bound for its tasks (graceful, then one more graceful for
+// cancelled tasks to end) and connectors (runtime.ConnectorStopTimeout),
+// plus ShutdownMargin. graceful is task.shutdown.graceful.timeout.ms.
+func ShutdownBound(graceful time.Duration) time.Duration {
+	return 2*graceful + runtime.ConnectorStopTimeout + ShutdownMargin
+}
 
 // checkCluster fails the start of a worker whose Kafka cluster does not
 // answer, as Apache's worker does, instead of showing connectors RUNNING

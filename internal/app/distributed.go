@@ -22,7 +22,7 @@ import (
 // worker answers /health with 503 until it has completed its first
 // assignment). It fails at once when the Kafka cluster does not answer
 // within the worker's cluster check timeout, and its shutdown takes at most
-// task.shutdown.graceful.timeout.ms plus ShutdownMargin.
+// ShutdownBound(task.shutdown.graceful.timeout.ms).
 func RunDistributed(ctx context.Context, workerProps map[string]string,
 	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	wcfg, err := runtime.ParseWorkerConfig(workerProps, false)
@@ -38,7 +38,7 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}
-	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
+	return runBounded(ctx, ShutdownBound(wcfg.ShutdownTimeout()), logger, func(ctx context.Context) error {
 		return runDistributed(ctx, wcfg, rs, logger, ready)
 	})
 }

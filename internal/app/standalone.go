@@ -23,7 +23,7 @@ import (
 // when set, is called once the worker serves requests, with its REST URL.
 // It fails at once when the Kafka cluster does not answer within the
 // worker's cluster check timeout, and its shutdown takes at most
-// task.shutdown.graceful.timeout.ms plus ShutdownMargin.
+// ShutdownBound(task.shutdown.graceful.timeout.ms).
 func RunStandalone(ctx context.Context, workerProps map[string]string, conns []map[string]string,
 	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
 	wcfg, err := runtime.ParseWorkerConfig(workerProps, true)
@@ -39,7 +39,7 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}
-	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
+	return runBounded(ctx, ShutdownBound(wcfg.ShutdownTimeout()), logger, func(ctx context.Context) error {
 		return runStandalone(ctx, wcfg, rs, conns, logger, ready)
 	})
 }
