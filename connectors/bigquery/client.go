@@ -148,6 +148,20 @@ func apiReason(err error) string {
 
 func isNotFound(err error) bool { return apiCode(err) == 404 }
 
+// isAuthFailure tells refused credentials or permissions (401, or 403 that
+// is not a rate or quota limit): waiting does not fix them, a changed key
+// or grant does.
+func isAuthFailure(err error) bool {
+	switch apiCode(err) {
+	case 401:
+		return true
+	case 403:
+		r := apiReason(err)
+		return r != "rateLimitExceeded" && r != "quotaExceeded"
+	}
+	return false
+}
+
 // isRetriable tells backend, quota, rate-limit and I/O errors (worth
 // another try) from permission, schema and request errors (not).
 func isRetriable(err error) bool {

@@ -39,6 +39,9 @@ func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, confi
 		if cause != nil && isUnavailable(cause) && ctx.Err() == nil {
 			return connect.Retriable(err)
 		}
+		if cause != nil && isAuthFailure(cause) {
+			return connect.NonRetriable(err)
+		}
 		return err
 	}
 	c.config = maps.Clone(config)

@@ -163,6 +163,11 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 		t.tc.SetRetryTimeout(t.s.retryWait)
 		return connect.Retriable(err)
 	}
+	if isAuthFailure(err) {
+		// The runtime must not restart the task for ever over a key or
+		// grant that only a user can fix.
+		return connect.NonRetriable(err)
+	}
 	return err
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferryhq/ferry/connect"
 )
 
 // ProbeTimeout bounds Probe.
@@ -36,7 +38,9 @@ func Probe(ctx context.Context, cl *kgo.Client) error {
 			return nil
 		}
 		if fatal := Fatal(err); fatal != nil {
-			return fatal
+			// Refused credentials, an untrusted certificate or a missing
+			// ACL do not heal by waiting: no automatic restarts for them.
+			return connect.NonRetriable(fatal)
 		}
 		// Nothing listens: there is no handshake to judge, and waiting
 		// here would only hold up the start of a task while the cluster

@@ -121,3 +121,22 @@ func IsUnreachable(err error) bool {
 	var connErr *pgconn.ConnectError
 	return errors.As(err, &connErr)
 }
+
+// IsAuthFailure reports whether the database refused the credentials or
+// the user's access: waiting does not fix that, a changed config or grant
+// does (MySQL/MariaDB 1044, 1045, 1698; PostgreSQL class 28).
+func IsAuthFailure(err error) bool {
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		switch myErr.Number {
+		case 1044, 1045, 1698:
+			return true
+		}
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return len(pgErr.Code) >= 2 && pgErr.Code[:2] == "28"
+	}
+	return false
+}

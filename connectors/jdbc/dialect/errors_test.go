@@ -56,3 +56,17 @@ func TestIsUnreachable(t *testing.T) {
 		}
 	}
 }
+
+func TestIsAuthFailure(t *testing.T) {
+	for _, err := range []error{&mysql.MySQLError{Number: 1045, Message: "Access denied"}, &mysql.MySQLError{Number: 1044},
+		&pgconn.PgError{Code: "28P01"}, &pgconn.PgError{Code: "28000"}} {
+		if !IsAuthFailure(fmt.Errorf("connecting: %w", err)) {
+			t.Errorf("%v not an auth failure", err)
+		}
+	}
+	for _, err := range []error{syscall.ECONNREFUSED, &mysql.MySQLError{Number: 1213}, &pgconn.PgError{Code: "08006"}, nil} {
+		if IsAuthFailure(err) {
+			t.Errorf("%v is an auth failure", err)
+		}
+	}
+}

@@ -81,6 +81,9 @@ func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map
 		case <-time.After(s.attemptBackoff):
 		}
 	}
+	if dialect.IsAuthFailure(err) {
+		return connect.NonRetriable(fmt.Errorf("JDBC sink could not connect after %d attempts: %w", s.attempts, err))
+	}
 	if !dialect.IsUnreachable(err) {
 		return fmt.Errorf("JDBC sink could not connect after %d attempts: %w", s.attempts, err)
 	}
@@ -146,7 +149,11 @@ func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 		return connect.Retriable(err)
 	}
 	if t.db == nil {
-		return fmt.Errorf("JDBC sink could not connect: %w", err)
+		err = fmt.Errorf("JDBC sink could not connect: %w", err)
+		if dialect.IsAuthFailure(err) {
+			return connect.NonRetriable(err)
+		}
+		return err
 	}
 	var de *connect.DataError
 	if !errors.As(err, &de) && isTransient(err) && t.retriesLeft > 0 && ctx.Err() == nil {

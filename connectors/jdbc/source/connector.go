@@ -106,9 +106,13 @@ func (c *Connector) Start(ctx context.Context, cc connect.ConnectorContext, conf
 }
 
 // transient marks err Retriable when the database may heal it (refused or
-// lost connection, server restarting).
+// lost connection, server restarting), and NonRetriable when it refused the
+// credentials, so the runtime does not restart the connector for ever.
 func transient(err error) error {
-	if dialect.IsTransient(err) {
+	switch {
+	case dialect.IsAuthFailure(err):
+		return connect.NonRetriable(err)
+	case dialect.IsTransient(err):
 		return connect.Retriable(err)
 	}
 	return err

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,27 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("ids after the outage %v", ids(got))
 	}
 	t.Logf("task read the new rows %v after the database was back", time.Since(back).Round(time.Millisecond))
+}
+
+// Refused credentials are not an outage: the connector's start error is
+// NonRetriable, so the runtime does not restart it for ever, on MariaDB
+// and PostgreSQL alike.
+func TestStartWithWrongPasswordIsNotRetriable(t *testing.T) {
+	for _, mk := range []func(testing.TB) *testDB{mysqlDB, postgresDB} {
+		d := mk(t)
+		t.Run(d.kind, func(t *testing.T) {
+			cfg := baseConfig(d, ModeBulk)
+			cfg[ConnectionAttempts] = "1"
+			cfg[ConnectionURL] = strings.Replace(d.url, "password=", "password=wrong", 1)
+			c := &Connector{}
+			err := c.Start(context.Background(), &connCtx{}, cfg)
+			if err == nil {
+				c.Stop()
+				t.Fatal("the connector started with a wrong password")
+			}
+			if !connect.IsNonRetriable(err) || connect.IsRetriable(err) {
+				t.Fatalf("start error %v: want non-retriable", err)
+			}
+		})
+	}
 }

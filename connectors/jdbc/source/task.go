@@ -177,7 +177,12 @@ func (t *Task) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
 			}
 			if t.db == nil {
 				if err := t.open(ctx); err != nil {
-					return nil, connect.Retriable(fmt.Errorf("connecting to %s: %w", t.target.Redacted(), err))
+					err = fmt.Errorf("connecting to %s: %w", t.target.Redacted(), err)
+					if dialect.IsAuthFailure(err) {
+						// Refused credentials do not heal by waiting.
+						return nil, connect.NonRetriable(err)
+					}
+					return nil, connect.Retriable(err)
 				}
 			}
 			if err := q.begin(t.ctx, t.db); err != nil {
