@@ -266,7 +266,7 @@ func TestMalformed(t *testing.T) {
 		behaviour string
 		dlq       bool
 		wantErr   bool
-	}{{"ignore", false, false}, {"warn", false, false}, {"fail", false, true}, {"fail", true, false}} {
+	}{{"ignore", false, false}, {"warn", false, false}, {"fail", false, true}, {"fail", true, false}, {"ignore", true, false}} {
 		t.Run(c.behaviour+fmt.Sprint(c.dlq), func(t *testing.T) {
 			topic := uniqueTopic(t)
 			tc := &taskCtx{withDLQ: c.dlq}
