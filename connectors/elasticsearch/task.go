@@ -204,7 +204,11 @@ func (t *Task) convert(ctx context.Context, rec *connect.SinkRecord) (action, bo
 		if err := t.prepare(ctx, index, rec); err != nil {
 			return a, false, err
 		}
-		t.ready[index] = true
+		// A tombstone creates the index but cannot give it a mapping: the
+		// first record with a value still must.
+		if rec.Value != nil || s.dataStream || s.schemaIgnore || s.schemaTopics[rec.Topic] {
+			t.ready[index] = true
+		}
 	}
 	version := rec.KafkaOffset
 	if s.versionHeader != "" {
@@ -436,8 +440,8 @@ func (t *Task) sendBatch(ctx context.Context, batch []action) ([]failure, error)
 		} else {
 			for i, it := range items {
 				a := pending[i]
-				if it.Error == nil && it.Status < 300 {
-					continue
+				if it.Error == nil {
+					continue // includes 404 not_found of a delete: the document is gone
 				}
 				typ, reason := "", ""
 				if it.Error != nil {
