@@ -261,11 +261,17 @@ func sqlTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") 
 // insertOrders adds orders from..to (inclusive), 1,000 per statement.
 func (s shopDB) insertOrders(t *testing.T, from, to int) {
 	t.Helper()
+	s.insertOrdersAt(t, from, to, bqOrderBase)
+}
+
+// insertOrdersAt inserts orders from..to with updated_at = base + id seconds.
+func (s shopDB) insertOrdersAt(t *testing.T, from, to int, base time.Time) {
+	t.Helper()
 	for lo := from; lo <= to; lo += 1000 {
 		var vals []string
 		for id := lo; id <= min(lo+999, to); id++ {
 			vals = append(vals, fmt.Sprintf("(%d, %d, %s, '%s', '%s')", id, 1+id%125, orderAmount(id), orderStatus(id),
-				sqlTime(bqOrderBase.Add(time.Duration(id)*time.Second))))
+				sqlTime(base.Add(time.Duration(id)*time.Second))))
 		}
 		execSQL(t, s.db, "INSERT INTO orders (id, customer_id, amount, status, updated_at) VALUES "+strings.Join(vals, ", "))
 	}
@@ -636,7 +642,11 @@ func TestBigQueryUpsertDelete(t *testing.T) {
 	}
 	execSQL(t, shop.db, fmt.Sprintf("UPDATE orders SET status = 'CLOSED', updated_at = '%s' WHERE id = 1", sqlTime(later.Add(time.Minute))))
 	want[1] = "CLOSED"
-	shop.insertOrders(t, 61, 65)
+	// New orders come after the updates in updated_at too: a timestamp
+	// source never reads back behind the last timestamp it emitted, so
+	// orders stamped earlier would be missed whenever a poll ran between
+	// the updates and the inserts.
+	shop.insertOrdersAt(t, 61, 65, later.Add(2*time.Minute))
 	for id := 61; id <= 65; id++ {
 		want[id] = orderStatus(id)
 	}

@@ -97,6 +97,25 @@ func (k *privateKafka) stop() {
 	k.up = false
 }
 
+// freeze stops the real broker's process without closing its sockets
+// (SIGSTOP): connections stay open and requests go unanswered, as behind a
+// network partition. The cleanup thaws it before stopping it.
+func (k *privateKafka) freeze() {
+	k.t.Helper()
+	b, err := os.ReadFile(filepath.Join(k.dir, "kafka.pid"))
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil {
+		k.t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		k.t.Fatal(err)
+	}
+	k.t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+}
+
 // health returns the status field of GET /health ("" if no answer).
 func health(url string) (string, string) {
 	resp, err := httpClient.Get(url + "/health")
@@ -192,62 +211,122 @@ func TestWorkerRefusesToStartWithoutCluster(t *testing.T) {
 	}
 }
 
-// A worker whose broker goes away says so within seconds (a warning naming
-// the brokers, GET /health unhealthy), is healthy again once the broker is
-// back, and a SIGTERM while the broker is away ends it within
-// task.shutdown.graceful.timeout.ms plus app.ShutdownMargin.
+// brokerUser is a worker (as a process) with a pipeline that reads and
+// writes the private broker.
+type brokerUser struct {
+	mode string
+	p    *process
+	url  string
+}
+
+func startBrokerUser(t *testing.T, k *privateKafka, mode string) *brokerUser {
+	t.Helper()
+	dir := t.TempDir()
+	port := testbed.FreePort(t)
+	u := &brokerUser{mode: mode, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	u.p = startFerry(t, dir, mode, workerProps(t, mode, k.addr(), dir, port))
+	waitHealth(t, u.url, "healthy", 90*time.Second)
+
+	// A sink consuming and a source producing (and flushing its producer).
+	in := filepath.Join(dir, "in.txt")
+	var lines strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&lines, "line %d\n", i)
+	}
+	writeFile(t, in, lines.String())
+	topic := testbed.UniqueName(t, "brokerloss")
+	postConnector(t, u.url, "src", map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": topic, "tasks.max": "1"})
+	postConnector(t, u.url, "snk", map[string]string{"connector.class": "FileStreamSink", "file": filepath.Join(dir, "out.txt"), "topics": topic, "tasks.max": "1"})
+	testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		n := countLines(filepath.Join(dir, "out.txt"))
+		return n == 1000, fmt.Sprintf("%s: %d lines copied", mode, n)
+	})
+	return u
+}
+
+// startBrokerUsers starts a standalone and a distributed worker on k.
+func startBrokerUsers(t *testing.T, k *privateKafka) []*brokerUser {
+	return []*brokerUser{startBrokerUser(t, k, "standalone"), startBrokerUser(t, k, "distributed")}
+}
+
+// waitLost waits until every worker's health is unhealthy, naming the
+// broker, and its log has the warning; it returns the time since start.
+func waitLost(t *testing.T, k *privateKafka, users []*brokerUser, start time.Time) time.Duration {
+	t.Helper()
+	for _, u := range users {
+		waitHealth(t, u.url, "unhealthy", 30*time.Second)
+		if _, msg := health(u.url); !strings.Contains(msg, "bootstrap.servers="+k.addr()) {
+			t.Fatalf("%s: health message does not name the brokers: %s", u.mode, msg)
+		}
+		if !strings.Contains(u.p.log.String(), "lost contact with the Kafka cluster") {
+			t.Fatalf("%s: no warning in the log:\n%s", u.mode, u.p.log.String())
+		}
+	}
+	return time.Since(start)
+}
+
+// terminateWithin sends SIGTERM and fails unless the process exits within
+// the shutdown bound (with 5 s for a loaded machine); it returns the time
+// it took.
+func terminateWithin(t *testing.T, p *process, mode string) (time.Duration, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	bound := 5*time.Second + app.ShutdownMargin
+	select {
+	case <-p.done:
+	case <-time.After(bound + 5*time.Second):
+		t.Fatalf("%s still running %v after SIGTERM (bound %v)", mode, time.Since(start), bound)
+	}
+	return time.Since(start), bound
+}
+
+// Workers whose broker goes away say so within seconds (a warning naming
+// the brokers, GET /health unhealthy), are healthy again once the broker is
+// back, and a SIGTERM while the broker is away ends them within
+// task.shutdown.graceful.timeout.ms plus app.ShutdownMargin. A standalone
+// and a distributed worker share the broker.
 func TestBrokerLossHealthAndShutdown(t *testing.T) {
-	for _, mode := range []string{"standalone", "distributed"} {
-		t.Run(mode, func(t *testing.T) {
-			k := startPrivateKafka(t)
-			dir := t.TempDir()
-			port := testbed.FreePort(t)
-			url := fmt.Sprintf("http://127.0.0.1:%d", port)
-			path := workerProps(t, mode, k.addr(), dir, port)
-			p := startFerry(t, dir, mode, path)
-			waitHealth(t, url, "healthy", 90*time.Second)
+	k := startPrivateKafka(t)
+	users := startBrokerUsers(t, k)
+	start := time.Now()
+	k.stop()
+	lost := waitLost(t, k, users, start)
+	start = time.Now()
+	k.start()
+	for _, u := range users {
+		waitHealth(t, u.url, "healthy", 60*time.Second)
+	}
+	back := time.Since(start)
+	k.stop()
+	waitLost(t, k, users, time.Now())
+	for _, u := range users {
+		took, bound := terminateWithin(t, u.p, u.mode)
+		t.Logf("%s: exited %v after SIGTERM (bound %v)", u.mode, took.Round(time.Millisecond), bound)
+	}
+	t.Logf("both unhealthy %v after stopping the broker began, healthy %v after starting it began", lost.Round(time.Millisecond), back.Round(time.Millisecond))
+}
 
-			// Work that reads and writes the broker: a sink consuming
-			// and a source producing (and flushing its producer).
-			in := filepath.Join(dir, "in.txt")
-			var lines strings.Builder
-			for i := range 1000 {
-				fmt.Fprintf(&lines, "line %d\n", i)
-			}
-			writeFile(t, in, lines.String())
-			topic := testbed.UniqueName(t, "brokerloss")
-			postConnector(t, url, "src", map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": topic, "tasks.max": "1"})
-			postConnector(t, url, "snk", map[string]string{"connector.class": "FileStreamSink", "file": filepath.Join(dir, "out.txt"), "topics": topic, "tasks.max": "1"})
-			testbed.WaitFor(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
-				n := countLines(filepath.Join(dir, "out.txt"))
-				return n == 1000, fmt.Sprintf("%d lines copied", n)
-			})
-
-			k.stop()
-			lost := waitHealth(t, url, "unhealthy", 30*time.Second)
-			if _, msg := health(url); !strings.Contains(msg, "bootstrap.servers="+k.addr()) {
-				t.Fatalf("health message does not name the brokers: %s", msg)
-			}
-			if !strings.Contains(p.log.String(), "lost contact with the Kafka cluster") {
-				t.Fatalf("no warning in the log:\n%s", p.log.String())
-			}
-			k.start()
-			back := waitHealth(t, url, "healthy", 60*time.Second)
-
-			k.stop()
-			waitHealth(t, url, "unhealthy", 30*time.Second)
-			start := time.Now()
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			bound := 5*time.Second + app.ShutdownMargin
-			select {
-			case <-p.done:
-			case <-time.After(bound + 5*time.Second):
-				t.Fatalf("%s still running %v after SIGTERM (bound %v)", mode, time.Since(start), bound)
-			}
-			t.Logf("%s: unhealthy %v after the broker stopped, healthy %v after it was back; exited %v after SIGTERM (bound %v)",
-				mode, lost.Round(time.Millisecond), back.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), bound)
-		})
+// The same with a broker that hangs instead of refusing connections
+// (SIGSTOP; a real broker only): requests in flight get no answer, and
+// neither the health check nor the shutdown may wait for one.
+func TestHungBrokerHealthAndShutdown(t *testing.T) {
+	if !testbed.IsRealKafka() {
+		t.Skip("needs a real broker process to freeze (FERRY_TEST_KAFKA)")
+	}
+	k := startPrivateKafka(t)
+	users := startBrokerUsers(t, k)
+	start := time.Now()
+	k.freeze()
+	lost := waitLost(t, k, users, start)
+	t.Logf("both unhealthy %v after the broker hung", lost.Round(time.Millisecond))
+	for _, u := range users {
+		took, bound := terminateWithin(t, u.p, u.mode)
+		t.Logf("%s: exited %v after SIGTERM (bound %v)", u.mode, took.Round(time.Millisecond), bound)
+		if strings.Contains(u.p.log.String(), "did not stop in time; exiting") {
+			t.Errorf("%s: the shutdown needed the process-wide bound:\n%s", u.mode, u.p.log.String())
+		}
 	}
 }

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/sslconf"
 	"github.com/ferryhq/ferry/internal/testbed"
 )
 
@@ -44,6 +47,7 @@ type fuzzGen struct {
 	r     *rand.Rand
 	dir   string
 	topic string
+	auth  func() string // the Authorization header to send, "" for none; nil: never
 }
 
 func (g *fuzzGen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
@@ -176,6 +180,11 @@ func (g *fuzzGen) request() (method, target, raw string) {
 	if ct != "" && body != "" {
 		fmt.Fprintf(&b, "Content-Type: %s\r\n", ct)
 	}
+	if g.auth != nil {
+		if a := g.auth(); a != "" {
+			fmt.Fprintf(&b, "Authorization: %s\r\n", a)
+		}
+	}
 	if g.r.IntN(20) == 0 {
 		fmt.Fprintf(&b, "X-Connect-Authorization: %s\r\nX-Connect-Request-Signature-Algorithm: %s\r\n", g.junk(10), g.pick("HmacSHA256", "x"))
 	}
@@ -198,8 +207,8 @@ type fuzzResult struct {
 	err    error
 }
 
-func sendRaw(addr, method, raw string) fuzzResult {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func sendRaw(dial func() (net.Conn, error), method, raw string) fuzzResult {
+	c, err := dial()
 	if err != nil {
 		return fuzzResult{err: err}
 	}
@@ -242,30 +251,87 @@ func checkErrorShape(res fuzzResult) error {
 }
 
 // TestRESTRequestFuzz sends fuzzRequests generated requests over every
-// endpoint to a running standalone worker: each gets an answer (no
-// dropped connection, which is what a handler panic gives), no 5xx but
-// the 500 Apache's standalone worker gives its internal endpoints, and
-// every non-2xx answer in Apache's error shape. Two bodies over the limit
-// get 413.
+// endpoint to a running standalone worker, then fuzzSecureRequests to one
+// with an https listener that demands client certificates and the basic
+// auth extension (credentials good, wrong or missing): each request gets
+// an answer (no dropped connection, which is what a handler panic gives),
+// no 5xx but the 500 Apache's standalone worker gives its internal
+// endpoints, every non-2xx answer in Apache's error shape (a 401 in the
+// extension's plain text), no panic in the log. Bodies over the limit,
+// sized and chunked, get 413.
 func TestRESTRequestFuzz(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	dir := t.TempDir()
 	bootstrap := testbed.Kafka(t)
+	t.Run("http", func(t *testing.T) {
+		w, g := startFuzzWorker(t, bootstrap, nil)
+		addr := strings.TrimPrefix(w.url, "http://")
+		dial := func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }
+		runFuzz(t, w, g, fuzzRequests, dial, false)
+	})
+	t.Run("https-mtls-basic-auth", func(t *testing.T) {
+		cs := testbed.Certs(t)
+		jaas := writeJAAS(t, t.TempDir(), "admin=fuzz-pw\n")
+		w, g := startFuzzWorker(t, bootstrap, map[string]string{
+			"listeners":                               "https://127.0.0.1:0",
+			"listeners.https.ssl.keystore.type":       "PEM",
+			"listeners.https.ssl.keystore.location":   cs.ServerPEM,
+			"listeners.https.ssl.truststore.type":     "PEM",
+			"listeners.https.ssl.truststore.location": cs.CA,
+			"listeners.https.ssl.client.auth":         "required",
+			"rest.extension.classes":                  "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+			"java.security.auth.login.config":         jaas,
+		})
+		cfg, err := sslconf.Client(map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.location": cs.CA,
+			"ssl.keystore.type": "PEM", "ssl.keystore.location": cs.ClientPEM})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		w.auth = basicAuthorization("admin", "fuzz-pw")
+		g.auth = func() string {
+			switch g.r.IntN(10) {
+			case 0:
+				return ""
+			case 1:
+				return basicAuthorization("admin", g.junk(6))
+			case 2:
+				return g.pick("Bearer x", "Basic", "Basic !!", "basic "+g.junk(8))
+			}
+			return w.auth
+		}
+		addr := strings.TrimPrefix(w.url, "https://")
+		dial := func() (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+		}
+		runFuzz(t, w, g, fuzzSecureRequests, dial, true)
+	})
+}
+
+// fuzzSecureRequests is how many requests go to the secured worker.
+const fuzzSecureRequests = 2000
+
+func startFuzzWorker(t *testing.T, bootstrap string, extra map[string]string) (*secWorker, *fuzzGen) {
+	t.Helper()
+	dir := t.TempDir()
 	topic := testbed.UniqueName(t, "restfuzz")
 	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
-	w := startLogged(t, "fuzz", map[string]string{
+	props := map[string]string{
 		"bootstrap.servers": bootstrap, "key.converter": "org.apache.kafka.connect.json.JsonConverter",
 		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "http://127.0.0.1:0",
 		"offset.storage.file.filename": filepath.Join(dir, "offsets"), "offset.flush.interval.ms": "1000",
 		"task.shutdown.graceful.timeout.ms": "2000",
-	}, false,
+	}
+	maps.Copy(props, extra)
+	w := startLogged(t, "fuzz", props, false,
 		map[string]string{"name": "fz-src", "connector.class": "FileStreamSource", "file": filepath.Join(dir, "in.txt"), "topic": topic, "tasks.max": "1"},
 		map[string]string{"name": "fz-sink", "connector.class": "FileStreamSink", "file": filepath.Join(dir, "out.txt"), "topics": topic, "tasks.max": "1"})
-	addr := strings.TrimPrefix(w.url, "http://")
+	return w, &fuzzGen{r: rand.New(rand.NewPCG(13, 2026)), dir: dir, topic: topic}
+}
 
-	g := &fuzzGen{r: rand.New(rand.NewPCG(13, 2026)), dir: dir, topic: topic}
+func runFuzz(t *testing.T, w *secWorker, g *fuzzGen, n int, dial func() (net.Conn, error), secured bool) {
+	t.Helper()
 	statuses := map[int]int{}
 	var failures []string
 	fail := func(format string, args ...any) {
@@ -275,9 +341,9 @@ func TestRESTRequestFuzz(t *testing.T) {
 	}
 	dropped, fivexx := 0, 0
 	start := time.Now()
-	for i := range fuzzRequests {
+	for i := range n {
 		method, target, raw := g.request()
-		res := sendRaw(addr, method, raw)
+		res := sendRaw(dial, method, raw)
 		if res.err != nil {
 			dropped++
 			fail("#%d %s %q: no answer: %v", i, method, target, res.err)
@@ -289,11 +355,22 @@ func TestRESTRequestFuzz(t *testing.T) {
 			fivexx++
 			fail("#%d %s %q: %d %s", i, method, target, res.status, res.body)
 		}
-		if res.status >= 300 && !(method == "HEAD" && len(res.body) == 0) {
+		switch {
+		case method == "HEAD" && len(res.body) == 0:
+			// A HEAD answer has no body to check.
+		case res.status == 401:
+			if !secured || string(res.body) != "User cannot access the resource." {
+				fail("#%d %s %q: 401 %q", i, method, target, res.body)
+			}
+		case res.status >= 300:
 			if err := checkErrorShape(res); err != nil {
 				fail("#%d %s %q: %d: %v", i, method, target, res.status, err)
 			}
 		}
+	}
+	auth := ""
+	if g.auth != nil {
+		auth = "Authorization: " + w.auth + "\r\n"
 	}
 	for _, path := range []string{"/connectors", "/connectors/fz-src/config"} {
 		method := "POST"
@@ -302,10 +379,10 @@ func TestRESTRequestFuzz(t *testing.T) {
 		}
 		big := strings.Repeat(" ", 33<<20)
 		for _, raw := range []string{
-			fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, len(big), big),
-			fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", method, path, len(big), big),
+			fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, auth, len(big), big),
+			fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", method, path, auth, len(big), big),
 		} {
-			res := sendRaw(addr, method, raw)
+			res := sendRaw(dial, method, raw)
 			if res.err != nil || res.status != 413 || checkErrorShape(res) != nil {
 				fail("oversized %s %s: %d %s %v", method, path, res.status, res.body, res.err)
 			}
@@ -314,7 +391,7 @@ func TestRESTRequestFuzz(t *testing.T) {
 	logs := w.logs.String()
 	panics := strings.Count(logs, "panic")
 	t.Logf("%d requests in %v: statuses %v; no answer %d, unexpected 5xx %d, panics in the log %d",
-		fuzzRequests, time.Since(start).Round(time.Millisecond), statuses, dropped, fivexx, panics)
+		n, time.Since(start).Round(time.Millisecond), statuses, dropped, fivexx, panics)
 	if panics > 0 {
 		i := strings.Index(logs, "panic")
 		fail("panic in the log: %s", logs[max(0, i-200):min(len(logs), i+800)])

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,25 +287,166 @@ func TestDistributedHTTPSBasicAuthForwarding(t *testing.T) {
 	}
 }
 
-// A REST extension Ferry does not have stops the worker at start.
-func TestUnknownRestExtensionRefusesToStart(t *testing.T) {
+// REST settings Ferry cannot honour stop the worker at start with a clear
+// error: an unknown REST extension, the basic auth extension without a
+// JAAS file, an https listener without a keystore, bad TLS or header
+// settings.
+func TestBadRESTSettingsRefuseToStart(t *testing.T) {
 	dir := t.TempDir()
-	props := map[string]string{
-		"bootstrap.servers": "127.0.0.1:1", "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "http://127.0.0.1:0",
-		"offset.storage.file.filename": filepath.Join(dir, "offsets"),
-	}
-	for extension, want := range map[string]string{
-		"com.example.MyRestExtension": "unknown REST extension class com.example.MyRestExtension",
-		"org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension": "needs a JAAS file",
+	cs := testbed.Certs(t)
+	t.Setenv("KAFKA_OPTS", "")
+	for _, tc := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"rest.extension.classes": "com.example.MyRestExtension"}, "unknown REST extension class com.example.MyRestExtension"},
+		{map[string]string{"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"}, "needs a JAAS file"},
+		{map[string]string{"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+			"java.security.auth.login.config": filepath.Join(dir, "missing.conf")}, "reading JAAS file"},
+		{map[string]string{"listeners": "https://127.0.0.1:0"}, "ssl.keystore.location is required"},
+		{map[string]string{"listeners": "https://127.0.0.1:0", "ssl.keystore.type": "PEM", "ssl.keystore.location": cs.ServerPEM,
+			"ssl.client.auth": "sometimes"}, "ssl.client.auth"},
+		{map[string]string{"listeners": "https://127.0.0.1:0", "listeners.https.ssl.keystore.location": cs.ServerJKS,
+			"listeners.https.ssl.keystore.password": "wrong"}, "keystore"},
+		{map[string]string{"admin.listeners": "https://127.0.0.1:0"}, "REST https admin listeners"},
+		{map[string]string{"response.http.headers.config": "remove X-Powered-By"}, "response.http.headers.config"},
 	} {
-		props["rest.extension.classes"] = extension
-		t.Setenv("KAFKA_OPTS", "")
+		props := map[string]string{
+			"bootstrap.servers": "127.0.0.1:1", "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+			"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "http://127.0.0.1:0",
+			"offset.storage.file.filename": filepath.Join(dir, "offsets"),
+		}
+		maps.Copy(props, tc.props)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := app.RunStandalone(ctx, props, nil, slog.New(slog.DiscardHandler), logging.NewLevels(logging.LevelInfo), nil)
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want an error with %q", extension, err, want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.props, err, tc.want)
 		}
+	}
+}
+
+// kcpyScript drives a Ferry worker with the kafka-connect-py client from
+// PyPI, over https (verifying the server with the test CA) with basic
+// authentication, and prints what it got as JSON.
+const kcpyScript = `
+import json, os, time
+from kafka_connect import KafkaConnect
+from requests.exceptions import HTTPError
+
+url, ca, pw, name = os.environ["URL"], os.environ["CA"], os.environ["PW"], os.environ["NAME"]
+out = {}
+
+def status(fn):
+    try:
+        fn()
+        return 200
+    except HTTPError as e:
+        return e.response.status_code
+
+out["no_auth"] = status(lambda: KafkaConnect(url, ssl_verify=ca).list_connectors())
+out["bad_auth"] = status(lambda: KafkaConnect(url, auth="admin:wrong", ssl_verify=ca).get_cluster_info())
+kc = KafkaConnect(url, auth="admin:" + pw, ssl_verify=ca)
+out["info"] = kc.get_cluster_info()
+out["create"] = kc.create_connector(json.loads(os.environ["CONNECTOR"]))
+out["list"] = kc.list_connectors()
+out["config"] = kc.get_connector_config(name)
+for _ in range(100):
+    st = kc.get_connector_status(name)
+    if st["connector"]["state"] == "RUNNING" and st["tasks"] and st["tasks"][0]["state"] == "RUNNING":
+        break
+    time.sleep(0.2)
+out["status"] = st
+kc.pause_connector(name)
+cfg = dict(json.loads(os.environ["CONNECTOR"])["config"], name=name)
+out["validate"] = kc.validate_connector_config("FileStreamSource", cfg)["error_count"]
+out["plugins"] = len(kc.list_connector_plugins())
+kc.delete_connector(name)
+out["after_delete"] = kc.list_connectors()
+print(json.dumps(out))
+`
+
+// TestKafkaConnectPyClient runs an existing Connect REST client,
+// kafka-connect-py (installed by scripts/testbed.sh install), against a
+// standalone worker with an https listener configured by the top-level
+// ssl.* keys and the basic auth extension with its JAAS file given in
+// KAFKA_OPTS.
+func TestKafkaConnectPyClient(t *testing.T) {
+	cache := os.Getenv("FERRY_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "ferry")
+	}
+	python := filepath.Join(cache, "kafka-connect-py-1.0.0", "bin", "python")
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("kafka-connect-py is not installed (scripts/testbed.sh install): %v", err)
+	}
+	dir := t.TempDir()
+	cs := testbed.Certs(t)
+	t.Setenv("KAFKA_OPTS", "-Djava.security.auth.login.config="+writeJAAS(t, dir, "admin=py-s3cret\n"))
+	pwFile := filepath.Join(dir, "tls.properties")
+	writeFile(t, pwFile, "ks="+testbed.StorePassword+"\n")
+	topic := testbed.UniqueName(t, "kcpy")
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
+	w := startLogged(t, "kcpy", map[string]string{
+		"bootstrap.servers": testbed.Kafka(t), "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "listeners": "https://127.0.0.1:0",
+		"offset.storage.file.filename": filepath.Join(dir, "offsets"),
+		"ssl.keystore.type":            "JKS", "ssl.keystore.location": cs.ServerJKS,
+		// Store passwords may come from a config provider, as in Apache.
+		"ssl.keystore.password":       "${file:" + pwFile + ":ks}",
+		"config.providers":            "file",
+		"config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+		"ssl.truststore.type":         "PKCS12", "ssl.truststore.location": cs.TrustP12, "ssl.truststore.password": testbed.StorePassword,
+		"rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+	}, false)
+	name := "kcpy-src"
+	conn, _ := json.Marshal(map[string]any{"name": name, "config": map[string]string{
+		"connector.class": "FileStreamSource", "file": filepath.Join(dir, "in.txt"), "topic": topic, "tasks.max": "1"}})
+	script := filepath.Join(dir, "client.py")
+	writeFile(t, script, kcpyScript)
+	cmd := exec.Command(python, script)
+	cmd.Env = append(os.Environ(), "URL="+w.url, "CA="+cs.CA, "PW=py-s3cret", "NAME="+name, "CONNECTOR="+string(conn))
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("kafka-connect-py: %v\n%s\n%s", err, out, stderr)
+	}
+	var got struct {
+		NoAuth      int               `json:"no_auth"`
+		BadAuth     int               `json:"bad_auth"`
+		Info        map[string]any    `json:"info"`
+		Create      map[string]any    `json:"create"`
+		List        []string          `json:"list"`
+		Config      map[string]string `json:"config"`
+		Status      struct{ Connector struct{ State string } }
+		Validate    int      `json:"validate"`
+		Plugins     int      `json:"plugins"`
+		AfterDelete []string `json:"after_delete"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// ferry lag reaches the same worker with --cacert and --user.
+	lag := func(args ...string) string {
+		out, _ := exec.Command(ferryBinary(t), append([]string{"lag", name, "--url", w.url, "--cacert", cs.CA}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	if out := lag(); !strings.Contains(out, "HTTP 401: User cannot access the resource.") {
+		t.Errorf("ferry lag without --user: %s", out)
+	}
+	if out := lag("--user", "admin:py-s3cret"); !strings.Contains(out, "not found (HTTP 404)") {
+		t.Errorf("ferry lag with --user: %s", out)
+	}
+	if got.NoAuth != 401 || got.BadAuth != 401 {
+		t.Errorf("without and with wrong credentials: %d, %d; want 401", got.NoAuth, got.BadAuth)
+	}
+	if got.Info["version"] == nil || got.Create["name"] != name || len(got.List) != 1 || got.List[0] != name ||
+		got.Config["topic"] != topic || got.Status.Connector.State != "RUNNING" || got.Validate != 0 || got.Plugins == 0 ||
+		len(got.AfterDelete) != 0 {
+		t.Errorf("kafka-connect-py saw %s", out)
 	}
 }

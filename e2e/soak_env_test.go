@@ -317,22 +317,22 @@ func notRunning(st map[string]connStatus, want map[string]int) string {
 			continue
 		}
 		if c.Connector.State != "RUNNING" {
-			bad = append(bad, fmt.Sprintf("%s: connector %s%s", name, c.Connector.State, firstLine(c.Connector.Trace)))
+			bad = append(bad, fmt.Sprintf("%s: connector %s%s", name, c.Connector.State, traceSuffix(c.Connector.Trace)))
 		}
 		if len(c.Tasks) != want[name] {
 			bad = append(bad, fmt.Sprintf("%s: %d tasks, want %d", name, len(c.Tasks), want[name]))
 		}
 		for _, tk := range c.Tasks {
 			if tk.State != "RUNNING" {
-				bad = append(bad, fmt.Sprintf("%s: task %d %s%s", name, tk.ID, tk.State, firstLine(tk.Trace)))
+				bad = append(bad, fmt.Sprintf("%s: task %d %s%s", name, tk.ID, tk.State, traceSuffix(tk.Trace)))
 			}
 		}
 	}
 	return strings.Join(bad, "; ")
 }
 
-// firstLine is the first line of a trace, as ": line", or "".
-func firstLine(trace string) string {
+// traceSuffix is the first line of a trace, as ": line", or "".
+func traceSuffix(trace string) string {
 	if trace == "" {
 		return ""
 	}
@@ -350,16 +350,16 @@ type soakMonitor struct {
 	urls []string
 	want map[string]int
 
-	mu       sync.Mutex
-	phase    string
-	phases   []string                   // in order of first use
-	seen     map[string]map[string]bool // phase → "name: task 0 FAILED: …"
-	expected map[int]bool               // workers the test kills on purpose
-	crashed  []string                   // exits nobody asked for
+	mu      sync.Mutex
+	phase   string
+	phases  []string                   // in order of first use
+	seen    map[string]map[string]bool // phase → "name: task 0 FAILED: …"
+	held    map[int]bool               // workers the test stops and starts itself
+	crashed []string                   // exits nobody asked for
 }
 
 func newSoakMonitor(urls []string, want map[string]int) *soakMonitor {
-	return &soakMonitor{urls: urls, want: want, seen: map[string]map[string]bool{}, expected: map[int]bool{}}
+	return &soakMonitor{urls: urls, want: want, seen: map[string]map[string]bool{}, held: map[int]bool{}}
 }
 
 func (m *soakMonitor) setPhase(p string) {
@@ -368,11 +368,18 @@ func (m *soakMonitor) setPhase(p string) {
 	m.phase = p
 }
 
-// expectExit marks worker idx's next exit as the test's own doing.
-func (m *soakMonitor) expectExit(idx int) {
+// hold keeps the watcher from restarting worker idx (the test kills and
+// starts it itself) until release.
+func (m *soakMonitor) hold(idx int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expected[idx] = true
+	m.held[idx] = true
+}
+
+func (m *soakMonitor) release(idx int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.held, idx)
 }
 
 func (m *soakMonitor) crashes() []string {
@@ -431,15 +438,15 @@ func (m *soakMonitor) watch(ctx context.Context, workers []*soakWorker, bin stri
 		case <-tk.C:
 		}
 		for _, w := range workers {
-			if !w.exited() {
+			m.mu.Lock()
+			held := m.held[w.idx]
+			m.mu.Unlock()
+			if held || !w.exited() {
 				continue
 			}
 			m.mu.Lock()
-			if !m.expected[w.idx] {
-				m.crashed = append(m.crashed, fmt.Sprintf("worker %d (%s) during %q: %s", w.idx, w.exitState(), m.phase,
-					strings.Join(w.logGrep(3, "panic", "fatal error", "level=ERROR"), " | ")))
-			}
-			delete(m.expected, w.idx)
+			m.crashed = append(m.crashed, fmt.Sprintf("worker %d (%s) during %q: %s", w.idx, w.exitState(), m.phase,
+				strings.Join(w.logGrep(3, "panic", "fatal error", "level=ERROR"), " | ")))
 			m.mu.Unlock()
 			if err := w.start(bin); err != nil {
 				m.record(fmt.Sprintf("restarting worker %d: %v", w.idx, err))
@@ -488,6 +495,41 @@ func (m *soakMonitor) settle(ctx context.Context, limit, stable time.Duration, c
 		time.Sleep(500 * time.Millisecond)
 	}
 	return running, caught, "interrupted"
+}
+
+// movedOff waits, at most limit, until every connector and task is
+// RUNNING on a worker other than gone (a worker id, host:port).
+func (m *soakMonitor) movedOff(ctx context.Context, gone string, limit time.Duration) (time.Duration, string) {
+	start := time.Now()
+	last := ""
+	for time.Since(start) < limit && ctx.Err() == nil {
+		last = m.notRunning()
+		if last == "" {
+			st, err := clusterStatus(ctx, m.urls)
+			if err != nil {
+				last = err.Error()
+			} else {
+				var on []string
+				for name, c := range st {
+					if c.Connector.WorkerID == gone {
+						on = append(on, name)
+					}
+					for _, tk := range c.Tasks {
+						if tk.WorkerID == gone {
+							on = append(on, fmt.Sprintf("%s-%d", name, tk.ID))
+						}
+					}
+				}
+				if len(on) == 0 {
+					return time.Since(start), ""
+				}
+				slices.Sort(on)
+				last = fmt.Sprintf("still on %s: %v", gone, on)
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return -1, last
 }
 
 // busiestWorker is the index of the worker running the most tasks and

@@ -139,7 +139,7 @@ func (c tally) lost() int64 { return c.nMissing }
 func (c tally) dups() int64 { return c.total - c.distinct }
 
 func (c tally) String() string {
-	s := fmt.Sprintf("%d produced, %d distinct at the sink, %d lost, %d duplicates", c.produced, c.distinct, c.nMissing, c.dups())
+	s := fmt.Sprintf("%d produced, %d distinct at the sink, %d missing, %d duplicates", c.produced, c.distinct, c.nMissing, c.dups())
 	if c.malformed > 0 {
 		s += fmt.Sprintf(", %d malformed", c.malformed)
 	}

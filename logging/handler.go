@@ -30,12 +30,13 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 	return int64(level) >= h.logger.effective.Load()
 }
 
-// Handle passes r to the base handler if its level is enabled.
+// Handle passes r to the base handler if its level is enabled, with
+// credentials inside URLs hidden.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.Enabled(ctx, r.Level) {
 		return nil
 	}
-	return h.base.Handle(ctx, r)
+	return h.base.Handle(ctx, redact(r))
 }
 
 // WithAttrs returns a Handler with attrs added; a top-level LoggerKey

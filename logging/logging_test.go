@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -186,5 +187,21 @@ func TestLoggerRenames(t *testing.T) {
 	a.Warn("passes")
 	if got := buf.String(); strings.Contains(got, "filtered") || !strings.Contains(got, "passes") {
 		t.Fatalf("output = %q", got)
+	}
+}
+
+func TestHandlerHidesURLCredentials(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(NewHandler(slog.NewTextHandler(&buf, nil), NewLevels(LevelInfo)))
+	l.Info("connecting to jdbc:mysql://u:pw1@h/db", "url", "postgres://a:pw2@h?password=pw3",
+		"err", errors.New("dial jdbc:mysql://u:pw4@h failed"), slog.Group("g", "u", "x://a:pw5@h"), "n", 1, "list", []string{"a"}, "nilerr", error(nil))
+	out := buf.String()
+	for _, s := range []string{"pw1", "pw2", "pw3", "pw4", "pw5"} {
+		if strings.Contains(out, s) {
+			t.Errorf("%s in %s", s, out)
+		}
+	}
+	if !strings.Contains(out, "n=1") || !strings.Contains(out, "u:[hidden]@h") {
+		t.Errorf("log line: %s", out)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/secrets"
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
@@ -105,7 +106,7 @@ func javaMapString(m map[string]string) string {
 // config names no connector class.
 func requireConnectorClass(config map[string]string) error {
 	if _, ok := config["connector.class"]; !ok {
-		return herder.BadRequest("Connector config %s contains no connector type", javaMapString(config))
+		return herder.BadRequest("Connector config %s contains no connector type", javaMapString(secrets.Config(config)))
 	}
 	return nil
 }

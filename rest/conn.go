@@ -2,6 +2,8 @@ package rest
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -31,6 +33,31 @@ func (l jsonErrorListener) Accept() (net.Conn, error) {
 }
 
 type jsonErrorConn struct{ net.Conn }
+
+// tlsConnKey is the context key under which connContext keeps the TLS
+// connection of a request: net/http cannot see it through the wrapper,
+// so withTLS puts its state back on the request (r.TLS).
+type tlsConnKey struct{}
+
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if jc, ok := c.(*jsonErrorConn); ok {
+		if tc, ok := jc.Conn.(*tls.Conn); ok {
+			return context.WithValue(ctx, tlsConnKey{}, tc)
+		}
+	}
+	return ctx
+}
+
+// withTLS sets r.TLS for requests that came over a wrapped TLS connection.
+func withTLS(r *http.Request) {
+	if r.TLS != nil {
+		return
+	}
+	if tc, ok := r.Context().Value(tlsConnKey{}).(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		r.TLS = &st
+	}
+}
 
 func (c *jsonErrorConn) Write(b []byte) (int, error) {
 	if out, ok := rewritePlainError(b); ok {

@@ -126,6 +126,7 @@ const (
 func (s *Server) wrap(mux *http.ServeMux, regular bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		withTLS(r)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			s.log.Debug("request", "method", r.Method, "uri", r.URL.RequestURI(), "status", sw.status, "duration", time.Since(start))

@@ -370,6 +370,17 @@ func TestHTTPSClientAuth(t *testing.T) {
 					t.Errorf("cert=%v: answered %d without a client certificate", withCert, code)
 				}
 			}
+			// Locations name the https scheme; a client certificate, when
+			// sent, is seen by the handlers.
+			resp, err := tlsClient(t, cs, true).Post("https://"+s.Addrs()[0]+"/connectors", "application/json",
+				strings.NewReader(`{"name":"tls-made","config":{"connector.class":"FileStreamSource"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if loc := resp.Header.Get("Location"); resp.StatusCode != 201 || !strings.HasPrefix(loc, "https://") {
+				t.Errorf("create over https: %d Location %q", resp.StatusCode, loc)
+			}
 			// A client that does not trust the server's CA is refused.
 			if _, _, err := get(&http.Client{Timeout: 5 * time.Second}, url, ""); err == nil {
 				t.Error("a client without the CA was answered")
@@ -433,9 +444,23 @@ func FuzzRouter(f *testing.F) {
 		{"POST", "/connectors/local-file-source/restart?includeTasks=true&onlyFailed=x", ""},
 		{"GET", "//", ""}, {"TRACE", "/connectors", "\x00\xff"}, {"PUT", "/connectors/a/config", `[`},
 	} {
-		f.Add(seed.method, seed.path, seed.body)
+		f.Add(seed.method, seed.path, seed.body, "")
+		f.Add(seed.method, seed.path, seed.body, basicHeader("admin", "pw"))
+		f.Add(seed.method, seed.path, seed.body, "Basic !!")
 	}
-	f.Fuzz(func(t *testing.T, method, path, body string) {
+	creds := filepath.Join(f.TempDir(), "creds.properties")
+	jaasFile := filepath.Join(f.TempDir(), "jaas.conf")
+	if err := os.WriteFile(creds, []byte("admin=pw\n"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(jaasFile, []byte("KafkaConnect { "+PropertyFileModule+" required file=\""+creds+"\"; };"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	auth, err := NewBasicAuth(jaasFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, path, body, authorization string) {
 		if !validMethod(method) {
 			t.Skip()
 		}
@@ -444,7 +469,12 @@ func FuzzRouter(f *testing.F) {
 			t.Skip() // net/http itself answers what it cannot parse; see TestMalformedRequestsOverTheWire
 		}
 		hr.RequestURI = hr.URL.RequestURI()
-		s := newFuzzServer(t)
+		var opts []Opt
+		if authorization != "" {
+			hr.Header.Set("Authorization", authorization)
+			opts = append(opts, WithAuthenticator(auth))
+		}
+		s := newFuzzServer(t, opts...)
 		rec := newRecorder()
 		done := make(chan struct{})
 		go func() {
@@ -457,6 +487,12 @@ func FuzzRouter(f *testing.F) {
 			t.Fatalf("%s %q %q: no answer within 10 s", method, path, body)
 		}
 		if rec.code >= 200 && rec.code < 300 {
+			return
+		}
+		if rec.code == http.StatusUnauthorized {
+			if authorization == "" || rec.body.String() != Unauthorized {
+				t.Fatalf("%s %q: 401 %q", method, path, rec.body.String())
+			}
 			return
 		}
 		if rec.code == http.StatusInternalServerError && strings.Contains(rec.body.String(), standaloneInternal) {
@@ -483,9 +519,9 @@ func validMethod(m string) bool {
 	return true
 }
 
-func newFuzzServer(t *testing.T) *Server {
+func newFuzzServer(t *testing.T, opts ...Opt) *Server {
 	t.Helper()
-	s, err := NewServer(WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}), WithMaxBodyBytes(4096))
+	s, err := NewServer(append([]Opt{WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}), WithMaxBodyBytes(4096)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,4 +549,27 @@ func (r *recorder2) Write(b []byte) (int, error) {
 		r.code = 200
 	}
 	return r.body.Write(b)
+}
+
+// Admin listeners serve https with their own TLS settings.
+func TestHTTPSAdminListener(t *testing.T) {
+	cs := testbed.Certs(t)
+	cfg, err := sslconf.Server(map[string]string{"ssl.keystore.type": "JKS", "ssl.keystore.location": cs.ServerJKS,
+		"ssl.keystore.password": testbed.StorePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, newFakeHerder(), WithAdminListeners([]string{"https://127.0.0.1:0"}), WithAdminTLS(cfg))
+	runServer(t, s)
+	code, body, err := get(tlsClient(t, cs, false), "https://"+s.AdminAddrs()[0]+"/admin/loggers", "")
+	if err != nil || code != 200 {
+		t.Fatalf("%d %s %v", code, body, err)
+	}
+	if code, _, _ := get(http.DefaultClient, "http://"+s.Addrs()[0]+"/admin/loggers", ""); code != 404 {
+		t.Errorf("admin endpoints on the regular listener: %d", code)
+	}
+	if _, err := NewServer(WithHerder(newFakeHerder()), WithListeners([]string{"http://127.0.0.1:0"}),
+		WithAdminListeners([]string{"https://127.0.0.1:0"})); err == nil || !strings.Contains(err.Error(), "admin.listeners.https") {
+		t.Errorf("https admin listener without TLS: %v", err)
+	}
 }

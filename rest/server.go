@@ -1,6 +1,9 @@
 // Package rest serves Apache Kafka Connect's REST API on top of a
 // herder.Herder: the same paths, status codes, JSON bodies and error
 // bodies as Apache's worker, so existing clients and tooling work as is.
+// It also serves https (with client certificates), Apache's basic
+// authentication extension, CORS and configured response headers, and
+// answers every malformed request in the JSON error shape.
 package rest
 
 import (
@@ -22,9 +25,16 @@ import (
 // same /admin/loggers namespaces apply.
 const loggerName = "org.apache.kafka.connect.runtime.rest.RestServer"
 
-// readHeaderTimeout stops clients that never finish their headers from
-// holding connections forever.
-const readHeaderTimeout = 30 * time.Second
+// Connection limits: clients that never finish their headers or trickle a
+// body cannot hold connections forever, idle keep-alive connections close
+// after Jetty's default idle timeout, and request lines plus headers are
+// bounded (Jetty allows 8 KiB; Ferry is more lenient with long names).
+const (
+	readHeaderTimeout = 30 * time.Second
+	readTimeout       = 2 * time.Minute
+	idleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
 
 // Server is the REST server of a worker. Create it with NewServer, then
 // call Run once (or Close if it will never run).
@@ -183,6 +193,10 @@ func (s *Server) Run(ctx context.Context) error {
 			srv := &http.Server{
 				Handler:           h,
 				ReadHeaderTimeout: readHeaderTimeout,
+				ReadTimeout:       readTimeout,
+				IdleTimeout:       idleTimeout,
+				MaxHeaderBytes:    maxHeaderBytes,
+				ConnContext:       connContext,
 				ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 			}
 			servers = append(servers, srv)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
+	"github.com/ferryhq/ferry/runtime/configprovider"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -98,6 +99,10 @@ func clientOverrideErrors(w *WorkerConfig, logger *slog.Logger, kind connect.Plu
 			continue // the worker's own settings were checked at start
 		}
 		slices.Sort(keys)
+		if slices.ContainsFunc(keys, func(k string) bool { return configprovider.HasPlaceholder(config[k]) }) {
+			// Resolved only when a task starts; the task reports problems then.
+			continue
+		}
 		ck := kinds[prefix]
 		b, err := kafkaclient.Build(ck, kafkaclient.Props(ck, w.Raw, config))
 		if err != nil {

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -18,6 +19,10 @@ func TestWorkerRefusesUnhonourableSecurity(t *testing.T) {
 		"connector.client.config.override.policy": "Allowlist"} {
 		props := base()
 		props[k] = v
+		props["producer.security.protocol"] = "SASL_SSL"
+		props["consumer.security.protocol"] = "SSL"
+		props["producer.sasl.mechanism"] = "PLAIN"
+		props["producer.sasl.jaas.config"] = `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`
 		if _, err := runtime.ParseWorkerConfig(props, true); err == nil || !strings.Contains(err.Error(), "invalid worker configuration") {
 			t.Errorf("%s=%s: got %v", k, v, err)
 		}
@@ -90,5 +95,51 @@ func TestRedactClientSecrets(t *testing.T) {
 				t.Errorf("%s = %q, not hidden", k, v)
 			}
 		}
+	}
+}
+
+func TestWorkerSecretsFromConfigProvider(t *testing.T) {
+	secrets := t.TempDir() + "/kafka.properties"
+	if err := os.WriteFile(secrets, []byte(`jaas=org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{"bootstrap.servers": "localhost:9092", "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "offset.storage.file.filename": "/tmp/x",
+		"config.providers": "file", "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+		"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.jaas.config": "${file:" + secrets + ":jaas}",
+		"producer.security.protocol": "SASL_PLAINTEXT", "producer.sasl.mechanism": "PLAIN", "producer.sasl.jaas.config": "${file:" + secrets + ":jaas}"}
+	w, err := runtime.ParseWorkerConfig(props, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.Raw["producer.sasl.jaas.config"], `username="u"`) {
+		t.Fatalf("not resolved: %q", w.Raw["producer.sasl.jaas.config"])
+	}
+	if _, err := w.KafkaOpts(nil, "x"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A connector override given as a placeholder is checked when its task
+	// starts, where it is resolved; validate only applies the policy.
+	reg, err := plugins.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := map[string]string{"name": "c", "connector.class": "FileStreamSource", "topic": "t", "file": "/tmp/f",
+		"producer.override.sasl.jaas.config": "${file:" + secrets + ":jaas}"}
+	infos, _, err := runtime.ValidateConnectorConfig(reg, conn, runtime.WithWorker(w, nil))
+	if err != nil || infos.ErrorCount != 0 {
+		t.Fatalf("validate: %v %+v", err, infos)
+	}
+}
+
+func TestNoConnectorTypeMessageHidesSecrets(t *testing.T) {
+	reg, err := plugins.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runtime.ValidateConnectorConfig(reg, map[string]string{"name": "c", "producer.override.sasl.jaas.config": "x required password=\"pw\";", "db.password": "pw"})
+	if err == nil || strings.Contains(err.Error(), "pw") || !strings.Contains(err.Error(), "contains no connector type") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,21 +38,19 @@ func (w *WorkerConfig) ClusterCheckTimeout() time.Duration {
 	return DefaultClusterCheckTimeout
 }
 
-// CheckCluster connects to bootstrap.servers and reads the cluster's
+// CheckCluster connects to bootstrap.servers with the client options opts
+// (the worker's connection and security settings) and reads the cluster's
 // metadata, as Apache's worker looks up the cluster id before it starts.
 // It returns the cluster id, or an error naming the servers tried once
 // ClusterCheckTimeout passed without an answer.
-func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
+func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string, error) {
 	timeout := w.ClusterCheckTimeout()
-	opts, err := w.KafkaOpts(nil, "connect-cluster-check")
-	if err != nil {
-		return "", err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(slices.Clip(opts), kgo.SeedBrokers(w.Brokers()...))...)
 	if err != nil {
 		return "", fmt.Errorf("creating a Kafka client for bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), err)
 	}
 	defer cl.Close()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// A refused connection fails an attempt at once; a broker that is
@@ -68,6 +67,10 @@ func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return "", fmt.Errorf("stopped while connecting to the Kafka cluster at bootstrap.servers=%s: %w",
+					strings.Join(w.Brokers(), ","), parent.Err())
+			}
 			return "", clusterError(w.Brokers(), timeout, last)
 		case <-time.After(clusterCheckBackoff):
 		}
@@ -77,20 +80,35 @@ func CheckCluster(ctx context.Context, w *WorkerConfig) (string, error) {
 // clusterCheckBackoff spaces the start-up attempts to reach the cluster.
 const clusterCheckBackoff = 500 * time.Millisecond
 
-// describeCluster asks a broker for the cluster's metadata (no topics). It
-// bypasses the client's metadata cache, which would answer for a cluster
-// that is gone.
+// describeCluster asks a broker for the cluster's metadata (no topics),
+// bypassing the client's metadata cache, which would answer for a cluster
+// that is gone. kgo waits for the answer of a request it has written until
+// its own deadline whatever ctx says; the wait here ends with ctx, and the
+// request left behind ends at that deadline or when the client closes.
 func describeCluster(ctx context.Context, cl *kgo.Client) (string, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.Topics = []kmsg.MetadataRequestTopic{}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return "", err
+	type result struct {
+		resp *kmsg.MetadataResponse
+		err  error
 	}
-	if resp.ClusterID == nil {
-		return "", nil
+	ch := make(chan result, 1)
+	go func() {
+		resp, err := req.RequestWith(ctx, cl)
+		ch <- result{resp, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case r := <-ch:
+		if r.err != nil {
+			return "", r.err
+		}
+		if r.resp.ClusterID == nil {
+			return "", nil
+		}
+		return *r.resp.ClusterID, nil
 	}
-	return *resp.ClusterID, nil
 }
 
 func clusterError(brokers []string, timeout time.Duration, err error) error {
@@ -101,12 +119,11 @@ func clusterError(brokers []string, timeout time.Duration, err error) error {
 
 // ClusterWatch notices when the Kafka cluster the worker uses stops
 // answering, and when it is back: it logs a warning naming the brokers on
-// the first failed check and reports the failure through Err until a check
-// succeeds again. Health checks consult it.
+// the first failed check and reports the failure through Problem until a
+// check succeeds again. Health checks consult it.
 type ClusterWatch struct {
 	brokers  []string
 	opts     []kgo.Opt
-	optsErr  error
 	interval time.Duration
 	timeout  time.Duration
 	log      *slog.Logger
@@ -116,9 +133,10 @@ type ClusterWatch struct {
 	since time.Time
 }
 
-// NewClusterWatch prepares a watch of the worker's cluster; nothing runs
-// until Run. Zero durations take the defaults.
-func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout time.Duration) *ClusterWatch {
+// NewClusterWatch prepares a watch of the worker's cluster, reached with
+// the client options opts; nothing runs until Run. Zero durations take the
+// defaults.
+func NewClusterWatch(w *WorkerConfig, opts []kgo.Opt, logger *slog.Logger, interval, timeout time.Duration) *ClusterWatch {
 	if interval <= 0 {
 		interval = DefaultClusterWatchInterval
 	}
@@ -128,10 +146,7 @@ func NewClusterWatch(w *WorkerConfig, logger *slog.Logger, interval, timeout tim
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// A bad client setting is refused when the worker starts; should it
-	// reach here, Run reports it instead of watching with other settings.
-	opts, err := w.KafkaOpts(nil, "connect-cluster-watch")
-	return &ClusterWatch{brokers: w.Brokers(), opts: opts, optsErr: err,
+	return &ClusterWatch{brokers: w.Brokers(), opts: append(slices.Clip(opts), kgo.SeedBrokers(w.Brokers()...)),
 		interval: interval, timeout: timeout, log: logger}
 }
 
@@ -149,9 +164,6 @@ func (c *ClusterWatch) Problem() string {
 
 // Run checks the cluster every interval until ctx ends.
 func (c *ClusterWatch) Run(ctx context.Context) error {
-	if c.optsErr != nil {
-		return c.optsErr
-	}
 	cl, err := kgo.NewClient(c.opts...)
 	if err != nil {
 		return fmt.Errorf("creating the Kafka cluster watch client: %w", err)

@@ -36,7 +36,7 @@ func TestCheckClusterReachable(t *testing.T) {
 	if w.ClusterCheckTimeout() != DefaultClusterCheckTimeout {
 		t.Fatalf("timeout %v", w.ClusterCheckTimeout())
 	}
-	if _, err := CheckCluster(t.Context(), w); err != nil {
+	if _, err := CheckCluster(t.Context(), w, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -47,7 +47,7 @@ func TestCheckClusterNothingListening(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t))
 	w := clusterWorkerConfig(t, addr, map[string]string{"default.api.timeout.ms": "1500"})
 	start := time.Now()
-	_, err := CheckCluster(t.Context(), w)
+	_, err := CheckCluster(t.Context(), w, nil)
 	took := time.Since(start)
 	if err == nil {
 		t.Fatal("check passed with nothing listening")
@@ -74,7 +74,7 @@ func TestClusterWatchLossAndRecovery(t *testing.T) {
 	c := start()
 	defer func() { c.Close() }()
 	w := clusterWorkerConfig(t, fmt.Sprintf("127.0.0.1:%d", port), nil)
-	watch := NewClusterWatch(w, slog.New(slog.DiscardHandler), 200*time.Millisecond, time.Second)
+	watch := NewClusterWatch(w, nil, slog.New(slog.DiscardHandler), 200*time.Millisecond, time.Second)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- watch.Run(ctx) }()

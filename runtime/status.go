@@ -170,7 +170,8 @@ func (s *StatusStore) ResetTopics(connector string) {
 
 // Trace renders an error for the status "trace" field: its message, then
 // each wrapped cause whose text is not already part of the message above it,
-// the way a Java stack trace lists "Caused by" entries.
+// the way a Java stack trace lists "Caused by" entries. Credentials inside
+// URLs the messages quote (a driver's connection error, say) are hidden.
 func Trace(err error) string {
 	if err == nil {
 		return ""
@@ -185,5 +186,5 @@ func Trace(err error) string {
 		}
 		prev = msg
 	}
-	return b.String()
+	return RedactURLCredentials(b.String())
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/secrets"
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
@@ -24,7 +25,8 @@ func ConnectorType(p connect.Plugin) herder.ConnectorType {
 }
 
 // JavaMapString renders a config map like Java's Map.toString, which is what
-// Apache puts in several error messages.
+// Apache puts in several error messages. Pass it RedactProps(m) when m may
+// hold secrets.
 func JavaMapString(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
@@ -144,16 +146,36 @@ func ValidateConnectorConfig(reg *connect.Registry, config map[string]string, op
 	// Errors for keys with no definition come first, as Apache orders them.
 	var undefined []herder.ConfigInfo
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
-		val := config[k]
-		if IsSecretKey(k) && !strings.HasPrefix(strings.TrimSpace(val), "${") {
-			val = connect.HiddenValue
-		}
+		val := RedactValue(k, config[k], false)
 		undefined = append(undefined, herder.ConfigInfo{Value: &herder.ConfigValueInfo{Name: k, Value: &val, RecommendedValues: []string{}, Errors: extra[k], Visible: true}})
 		infos.ErrorCount += len(extra[k])
 	}
 	infos.Configs = append(undefined, infos.Configs...)
 	infos.Groups = mergeGroups(framework.Groups(), own.Groups())
+	scrubErrors(infos, config, framework, own)
 	return infos, plugin, nil
+}
+
+// scrubErrors hides secrets that plugin messages quote (a JDBC URL with
+// its password, say) in every validation error.
+func scrubErrors(infos *herder.ConfigInfos, config map[string]string, defs ...*connect.ConfigDef) {
+	password := map[string]bool{}
+	for _, d := range defs {
+		for _, k := range d.Keys() {
+			if k.Type == connect.TypePassword {
+				password[k.Name] = true
+			}
+		}
+	}
+	for i := range infos.Configs {
+		v := infos.Configs[i].Value
+		if v == nil {
+			continue
+		}
+		for j, e := range v.Errors {
+			v.Errors[j] = secrets.Scrub(e, config, func(k string) bool { return password[k] })
+		}
+	}
 }
 
 func markError(infos *herder.ConfigInfos, key, msg string) {

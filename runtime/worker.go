@@ -37,8 +37,13 @@ type StatusSink interface {
 var _ StatusSink = (*StatusStore)(nil)
 
 // Worker runs connector instances and task goroutines on this process. It
-// does not decide what runs: a herder does, and calls the Worker. Every
-// goroutine the Worker starts is tracked and ended by Close.
+// does not decide what runs: a herder does, and calls the Worker. Each
+// connector instance runs on its own goroutine (package connrun) and each
+// task on its own (package task); no Worker method calls a connector's or
+// task's Start, TaskConfigs, Poll, Put or Stop on the caller's goroutine. The Worker restarts failed instances itself as
+// the restart.auto.* settings allow (package restart). Every goroutine it
+// starts is tracked and stopped by Close, which waits a bounded time and
+// then abandons (and logs) what is stuck.
 type Worker struct {
 	cfg      *WorkerConfig
 	reg      *connect.Registry
@@ -72,7 +77,8 @@ type connectorRun struct {
 	runner *connrun.Runner
 
 	tracker *restart.Tracker
-	timer   *time.Timer // pending automatic restart or health check
+	timer   *time.Timer  // pending automatic restart or health check
+	state   herder.State // last reported
 	stopped bool
 }
 
@@ -86,6 +92,7 @@ type taskRun struct {
 	target                 herder.TargetState
 	tracker                *restart.Tracker
 	timer                  *time.Timer
+	state                  herder.State // last reported
 	stopped                bool
 }
 
@@ -231,6 +238,7 @@ func (l connListener) OnStartup(name string) {
 		return
 	}
 	run.tracker.Running(time.Now())
+	run.state = herder.StateRunning
 	var info *herder.RestartInfo
 	if n := run.tracker.Attempts(); n > 0 {
 		info = &herder.RestartInfo{Attempts: n}
@@ -243,8 +251,15 @@ func (l connListener) OnStartup(name string) {
 	w.onReconfigure(name)
 }
 
-func (l connListener) OnPause(name string) { l.w.status.PutConnector(name, herder.StatePaused, nil) }
-func (l connListener) OnStop(name string)  { l.w.status.PutConnector(name, herder.StateStopped, nil) }
+func (l connListener) OnPause(name string) { l.put(herder.StatePaused) }
+func (l connListener) OnStop(name string)  { l.put(herder.StateStopped) }
+
+func (l connListener) put(state herder.State) {
+	l.w.mu.Lock()
+	l.run.state = state
+	l.w.mu.Unlock()
+	l.w.status.PutConnector(l.run.name, state, nil)
+}
 
 func (l connListener) OnFailure(name string, err error) {
 	w, run := l.w, l.run
@@ -254,6 +269,7 @@ func (l connListener) OnFailure(name string, err error) {
 		return
 	}
 	info := w.failedLocked(run.tracker, &run.timer, err, func() { w.restartConnectorAuto(run) })
+	run.state = herder.StateFailed
 	w.mu.Unlock()
 	w.putConnectorRestart(name, info)
 	w.connectorFailed(name, "connector failed", err, info)
@@ -303,10 +319,13 @@ func (w *Worker) restartConnectorAuto(run *connectorRun) {
 // running long enough.
 func (w *Worker) connectorHealthy(run *connectorRun) {
 	w.mu.Lock()
-	cleared := !run.stopped && run.tracker.Healthy(time.Now())
+	cleared := !run.stopped && run.state != herder.StateFailed && run.tracker.Healthy(time.Now())
+	state := run.state
 	w.mu.Unlock()
 	if cleared {
+		// Written again without the restart field.
 		w.putConnectorRestart(run.name, nil)
+		w.status.PutConnector(run.name, state, nil)
 	}
 }
 
@@ -380,6 +399,10 @@ func (w *Worker) IsRunning(name string) bool {
 	return run != nil && run.runner.IsRunning()
 }
 
+// ErrConnectorNotRunning answers a task configs request for a connector
+// that is not started here (starting, paused, stopped, failed or gone).
+var ErrConnectorNotRunning = connrun.ErrNotRunning
+
 // TaskConfigTimeout bounds a connector's TaskConfigs call for callers that
 // have no deadline of their own.
 const TaskConfigTimeout = 30 * time.Second
@@ -394,7 +417,7 @@ func (w *Worker) TaskConfigs(ctx context.Context, name string) ([]map[string]str
 	run := w.connectors[name]
 	w.mu.Unlock()
 	if run == nil || !run.runner.IsRunning() {
-		return nil, fmt.Errorf("connector %s is not running", name)
+		return nil, fmt.Errorf("connector %s: %w", name, ErrConnectorNotRunning)
 	}
 	parsed, err := FrameworkDef(run.plugin.Kind).Parse(run.config)
 	if err != nil {
@@ -522,6 +545,10 @@ func (w *Worker) startTask(id herder.TaskID, tr *taskRun, replace *taskRun) erro
 	spec.DLQ = dlqSpec(plugin.Kind, connConfig)
 	if spec.DLQ.Topic != "" {
 		spec.DLQ.KafkaOpts, err = w.connectorClientOpts(kafkaclient.Producer, connConfig, fmt.Sprintf("connector-dlq-producer-%s-%d", id.Connector, id.Task), logger)
+		if err != nil {
+			return err
+		}
+		spec.DLQ.AdminOpts, err = w.connectorClientOpts(kafkaclient.Admin, connConfig, fmt.Sprintf("connector-dlq-adminclient-%s-%d", id.Connector, id.Task), logger)
 		if err != nil {
 			return err
 		}
@@ -710,6 +737,7 @@ func (l taskListener) OnStartup(id herder.TaskID) {
 	w, tr := l.w, l.tr
 	w.mu.Lock()
 	tr.tracker.Running(time.Now())
+	tr.state = herder.StateRunning
 	var info *herder.RestartInfo
 	if n := tr.tracker.Attempts(); n > 0 && !tr.stopped {
 		info = &herder.RestartInfo{Attempts: n}
@@ -720,8 +748,15 @@ func (l taskListener) OnStartup(id herder.TaskID) {
 	w.status.PutTask(id, herder.StateRunning, nil)
 }
 
-func (l taskListener) OnPause(id herder.TaskID)  { l.w.status.PutTask(id, herder.StatePaused, nil) }
-func (l taskListener) OnResume(id herder.TaskID) { l.w.status.PutTask(id, herder.StateRunning, nil) }
+func (l taskListener) OnPause(id herder.TaskID)  { l.put(id, herder.StatePaused) }
+func (l taskListener) OnResume(id herder.TaskID) { l.put(id, herder.StateRunning) }
+
+func (l taskListener) put(id herder.TaskID, state herder.State) {
+	l.w.mu.Lock()
+	l.tr.state = state
+	l.w.mu.Unlock()
+	l.w.status.PutTask(id, state, nil)
+}
 
 func (l taskListener) OnFailure(id herder.TaskID, err error) { l.w.taskFailed(id, l.tr, err) }
 
@@ -739,6 +774,7 @@ func (w *Worker) taskFailed(id herder.TaskID, tr *taskRun, err error) {
 	if !tr.stopped {
 		info = w.failedLocked(tr.tracker, &tr.timer, err, func() { w.restartTaskAuto(id, tr) })
 	}
+	tr.state = herder.StateFailed
 	w.mu.Unlock()
 	w.putTaskRestart(id, info)
 	// The one place a running task's unrecoverable error reaches the log.
@@ -786,10 +822,13 @@ func (w *Worker) restartTaskAuto(id herder.TaskID, tr *taskRun) {
 // enough.
 func (w *Worker) taskHealthy(id herder.TaskID, tr *taskRun) {
 	w.mu.Lock()
-	cleared := !tr.stopped && tr.tracker.Healthy(time.Now())
+	cleared := !tr.stopped && tr.state != herder.StateFailed && tr.tracker.Healthy(time.Now())
+	state := tr.state
 	w.mu.Unlock()
 	if cleared {
+		// Written again without the restart field.
 		w.putTaskRestart(id, nil)
+		w.status.PutTask(id, state, nil)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferryhq/ferry/connect"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
+	"github.com/ferryhq/ferry/runtime/configprovider"
 )
 
 // Worker configuration keys (Apache's WorkerConfig and StandaloneConfig).
@@ -132,8 +133,20 @@ type WorkerConfig struct {
 	ClientWarnings []string
 }
 
-// ParseWorkerConfig parses worker properties.
+// ParseWorkerConfig parses worker properties. As in Apache, ${provider:...}
+// placeholders in them are resolved first with the providers the worker
+// declares, so client secrets (sasl.jaas.config, store passwords) can live
+// in files or the environment.
 func ParseWorkerConfig(props map[string]string, standalone bool) (*WorkerConfig, error) {
+	providers, err := configprovider.FromWorker(props)
+	if err != nil {
+		return nil, fmt.Errorf("invalid worker configuration: %w", err)
+	}
+	if !providers.Empty() {
+		if props, err = providers.Resolve(props); err != nil {
+			return nil, fmt.Errorf("invalid worker configuration: %w", err)
+		}
+	}
 	c, err := WorkerDef(standalone).Parse(props)
 	if err != nil {
 		return nil, fmt.Errorf("invalid worker configuration: %w", err)

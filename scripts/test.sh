@@ -18,6 +18,14 @@
 #                      ports for the started servers (default: the first free port
 #                      from 13306, 15432 and 19050 on; the emulator's gRPC API takes
 #                      the port after its REST port)
+#   FERRY_TEST_KAFKA_SSL, FERRY_TEST_KAFKA_SASL_SSL, FERRY_TEST_KAFKA_SASL_PLAINTEXT,
+#   FERRY_TEST_KAFKA_CERTS, FERRY_TEST_KAFKA_SECURE
+#                      use this already running secured broker (scripts/testbed.sh
+#                      start-kafka-secure) instead of starting one; it starts in the
+#                      background while the other servers start
+#   FERRY_KAFKA_SECURE_PORT
+#                      first of the five ports of the started secured broker (default:
+#                      the first five free ports from 19192 on)
 #   FERRY_TEST_OPENSEARCH
 #                      use this already running OpenSearch node (http://host:port)
 #                      instead of starting one; FERRY_OPENSEARCH_PORT picks the port
@@ -32,6 +40,8 @@ testbed=scripts/testbed.sh
 "$testbed" install
 
 kafka_dir=""
+kafka_secure_dir=""
+kafka_secure_pid=""
 mariadb_dir=""
 postgres_dir=""
 bigquery_dir=""
@@ -42,7 +52,13 @@ cleanup() {
 		kill -TERM -- "-$test_pid" 2>/dev/null || true
 		wait "$test_pid" 2>/dev/null || true
 	fi
+	if [[ -n $kafka_secure_pid ]]; then
+		wait "$kafka_secure_pid" 2>/dev/null || true
+	fi
 	# Each stop runs even when an earlier one failed.
+	if [[ -n $kafka_secure_dir ]]; then
+		"$testbed" stop-kafka --dir "$kafka_secure_dir" && rm -rf "$kafka_secure_dir" "$kafka_secure_dir.env" || true
+	fi
 	if [[ -n $kafka_dir ]]; then
 		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir" || true
 	fi
@@ -84,6 +100,19 @@ free_port() {
 	echo "$p"
 }
 
+# free_port_run FROM N: the first port P >= FROM with P..P+N-1 all free.
+free_port_run() {
+	local p=$1 n=$2 i
+	while :; do
+		for ((i = 0; i < n; i++)); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null && break
+		done
+		((i == n)) && break
+		p=$((p + i + 1))
+	done
+	echo "$p"
+}
+
 # OpenSearch takes the longest to start (a JVM compiling its launcher and loading the
 # node): its start runs in the background, on a port pair taken before the others, and
 # is awaited after them.
@@ -98,7 +127,8 @@ if [[ -z ${FERRY_TEST_OPENSEARCH:-} ]]; then
 	opensearch_pid=$!
 fi
 
-if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} || -z ${FERRY_TEST_BIGQUERY:-} ]]; then
+if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_POSTGRES:-} || -z ${FERRY_TEST_BIGQUERY:-} ||
+	-z ${FERRY_TEST_KAFKA_SSL:-} ]]; then
 	# A private state dir per run and service: a concurrent run never touches these.
 	state="${FERRY_STATE:-/tmp/ferry-testbed}"
 	mkdir -p "$state"
@@ -108,6 +138,15 @@ if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_PO
 	# EXIT trap, fails the run: CI must not silently skip the database tests.
 	exec 9>"$state/.start.lock"
 	flock 9
+	# The secured broker takes the longest to start (certificates, SCRAM users, ACLs):
+	# it starts in the background and is awaited after the others.
+	if [[ -z ${FERRY_TEST_KAFKA_SSL:-} ]]; then
+		kafka_secure_dir="$state/test-kafka-secure-$$"
+		mkdir -p "$kafka_secure_dir"
+		port=${FERRY_KAFKA_SECURE_PORT:-$(free_port_run 19192 5)}
+		"$testbed" start-kafka-secure --port "$port" --dir "$kafka_secure_dir" 9>&- >"$kafka_secure_dir.env" &
+		kafka_secure_pid=$!
+	fi
 	if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
 		kafka_dir="$state/test-kafka-$$"
 		port=${FERRY_KAFKA_PORT:-$(free_port_pair 19092)}
@@ -134,6 +173,14 @@ if [[ -z ${FERRY_TEST_KAFKA:-} || -z ${FERRY_TEST_MYSQL:-} || -z ${FERRY_TEST_PO
 			export "${line?}"
 		done <<<"$out"
 	fi
+	if [[ -n $kafka_secure_pid ]]; then
+		wait "$kafka_secure_pid"
+		kafka_secure_pid=""
+		while read -r line; do
+			export "${line?}"
+		done <"$kafka_secure_dir.env"
+		rm -f "$kafka_secure_dir.env"
+	fi
 	exec 9>&-
 fi
 if [[ -n $opensearch_pid ]]; then
@@ -143,6 +190,7 @@ if [[ -n $opensearch_pid ]]; then
 	export FERRY_TEST_OPENSEARCH="${line#FERRY_TEST_OPENSEARCH=}"
 fi
 echo "test: using Kafka at $FERRY_TEST_KAFKA" >&2
+echo "test: using the secured Kafka at $FERRY_TEST_KAFKA_SSL (SSL), $FERRY_TEST_KAFKA_SASL_SSL (SASL_SSL), $FERRY_TEST_KAFKA_SASL_PLAINTEXT (SASL_PLAINTEXT)" >&2
 echo "test: using OpenSearch at $FERRY_TEST_OPENSEARCH" >&2
 echo "test: using MySQL at $FERRY_TEST_MYSQL" >&2
 echo "test: using PostgreSQL at $FERRY_TEST_POSTGRES" >&2

@@ -27,8 +27,9 @@ Commands:
       Fetch the Kafka $KAFKA_VERSION broker jars and the Kafka Connect $KAFKA_VERSION jars
       with Maven (once; a stamp file marks a complete download), install kcat,
       mariadb-server, postgresql and nginx-light with apt-get when missing (one "apt-get update",
-      only then; no service is started) and the BigQuery emulator (bqemulator) into a
-      virtualenv under FERRY_CACHE with pip. Safe to run again.
+      only then; no service is started), the BigQuery emulator (bqemulator) and the
+      kafka-connect-py REST client (used by the REST security test) into virtualenvs
+      under FERRY_CACHE with pip. Safe to run again.
 
   check
       Exit 0 when everything the start-* commands need is installed, else list what
@@ -64,7 +65,7 @@ Commands:
         FERRY_TEST_KAFKA_SECURE=127.0.0.1:P       FERRY_TEST_KAFKA_SSL=127.0.0.1:P+2
         FERRY_TEST_KAFKA_SASL_SSL=127.0.0.1:P+3   FERRY_TEST_KAFKA_SASL_PLAINTEXT=127.0.0.1:P+4
         FERRY_TEST_KAFKA_CERTS=D/certs
-      Default port 19192, default D $FERRY_STATE/kafka-secure; stop it with stop-kafka --dir D.
+      Default port 19192, default D \$FERRY_STATE/kafka-secure; stop it with stop-kafka --dir D.
 
   start-connect --properties FILE [--standalone|--distributed] [--dir D] [CONNECTOR...]
       Start Apache's reference Connect worker with worker config FILE.
@@ -243,6 +244,7 @@ cmd_install() {
 	fetch_jars "$TB_DIR/opensearch-pom.xml" "$OPENSEARCH_LIB"
 	install_packages
 	install_bqemulator
+	install_kcpy
 }
 
 cmd_check() {
@@ -970,7 +972,38 @@ install_bqemulator() {
 	log "bqemulator: installed in $((SECONDS - start)) s"
 }
 
-# start-bigquery [--port P] [--grpc-port G] [--dir D] [--persistent]
+# ---------------------------------------------------------------- kafka-connect-py
+
+readonly KCPY_PINS="kafka-connect-py==1.0.0"
+readonly KCPY_VENV="$CACHE/kafka-connect-py-1.0.0"
+
+# install_kcpy: a private virtualenv with the kafka-connect-py REST client from PyPI
+# (e2e/restsec_test.go runs its python), made once; the stamp records the pins.
+install_kcpy() {
+	local stamp="$KCPY_VENV/.complete"
+	if [[ -f $stamp && $(cat "$stamp") == "$KCPY_PINS" ]]; then
+		log "kafka-connect-py: already in $KCPY_VENV"
+		return
+	fi
+	command -v python3 >/dev/null || die "python3 not found (kafka-connect-py needs Python 3.8 or newer)"
+	local tmp="$KCPY_VENV.tmp.$$"
+	rm -rf "$tmp"
+	log "kafka-connect-py: installing $KCPY_PINS into $KCPY_VENV"
+	python3 -m venv "$tmp" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+	# shellcheck disable=SC2086 # KCPY_PINS is a list of words on purpose
+	if ! "$tmp/bin/pip" install -q --disable-pip-version-check $KCPY_PINS >"$tmp.log" 2>&1; then
+		cat "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		die "pip could not install kafka-connect-py"
+	fi
+	rm -f "$tmp.log"
+	echo "$KCPY_PINS" >"$tmp/.complete"
+	rm -rf "$KCPY_VENV"
+	mv "$tmp" "$KCPY_VENV"
+	log "kafka-connect-py: installed"
+}
+
+# start-bigquery [--port P] [--grpc-port G] [--dir D] [--keep]
 cmd_start_bigquery() {
 	local port=19050 grpc="" dir="$STATE/bigquery" storage=(--ephemeral)
 	while [[ $# -gt 0 ]]; do
@@ -978,7 +1011,7 @@ cmd_start_bigquery() {
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--grpc-port) grpc=${2:?--grpc-port needs a value}; shift 2 ;;
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		--keep) storage=(--persistent --data-dir data); shift ;;
+		--keep) storage=(--persistent); shift ;;
 		*) die "bigquery: unknown argument $1" ;;
 		esac
 	done

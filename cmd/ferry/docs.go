@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/plugins"
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/configprovider"
@@ -32,6 +33,7 @@ func writeConfigDocs(w io.Writer) error {
 	section(w, "Worker (standalone)", "Keys of the worker properties file given to `ferry standalone`.", runtime.WorkerDef(true))
 	section(w, "Worker (distributed)", "Keys of the worker properties file given to `ferry distributed`, in addition to the standalone keys other than the offsets and config files.", onlyNew(runtime.WorkerDef(false), runtime.WorkerDef(true)))
 	section(w, "Config providers (worker)", "Keys declaring the worker's config providers, in standalone and distributed mode.", configprovider.DocDef())
+	clientSections(w)
 	section(w, "Every connector", "Framework keys accepted by every connector.", runtime.FrameworkDef(""))
 	section(w, "Source connectors", "Framework keys of source connectors (in addition to the common ones).", onlyNew(runtime.SourceDef(), runtime.FrameworkDef("")))
 	section(w, "Sink connectors", "Framework keys of sink connectors (in addition to the common ones).", onlyNew(runtime.SinkDef(), runtime.FrameworkDef("")))
@@ -44,6 +46,38 @@ func writeConfigDocs(w io.Writer) error {
 		section(w, title, intro, p.ConfigDefOf())
 	}
 	return nil
+}
+
+// clientSections documents the Kafka client properties: the security
+// ones, which every client reads, then each kind's own.
+func clientSections(w io.Writer) {
+	filter := func(def *connect.ConfigDef, security bool) *connect.ConfigDef {
+		out := connect.NewConfigDef()
+		for _, k := range def.Keys() {
+			if kafkaclient.IsSecurityKey(k.Name) == security {
+				out.Define(k)
+			}
+		}
+		return out
+	}
+	section(w, "Kafka client security", "Keys every Kafka client reads: at the worker's top level for its own clients (group membership, internal topics), "+
+		"under `producer.` and `consumer.` for source producers and sink consumers (they do not inherit the top-level keys), under `admin.` for connector admin clients, "+
+		"and as connector overrides `producer.override.`, `consumer.override.`, `admin.override.` as `connector.client.config.override.policy` allows. "+
+		"Any other `security.` key, any other `ssl.` key of a client using TLS or `sasl.` key of a client using SASL, or a value Ferry cannot honour, is an error.", filter(kafkaclient.Def(kafkaclient.Producer), true))
+	for _, c := range []struct {
+		kind         kafkaclient.Kind
+		title, intro string
+	}{
+		{kafkaclient.Producer, "Kafka producer", "Worker `producer.` keys and connector `producer.override.` keys (source and dead letter queue producers)."},
+		{kafkaclient.Consumer, "Kafka consumer", "Worker `consumer.` keys and connector `consumer.override.` keys (sink consumers)."},
+		{kafkaclient.Admin, "Kafka admin", "Worker top-level and `admin.` keys and connector `admin.override.` keys."},
+	} {
+		intro := c.intro
+		if u := kafkaclient.Unimplemented(c.kind); len(u) > 0 {
+			intro += " Accepted but not implemented (a warning names each one set, unless to the value Ferry uses anyway): `" + strings.Join(u, "`, `") + "`."
+		}
+		section(w, c.title, intro, filter(kafkaclient.Def(c.kind), false))
+	}
 }
 
 func onlyNew(def, base *connect.ConfigDef) *connect.ConfigDef {

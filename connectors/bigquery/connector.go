@@ -23,7 +23,9 @@ var (
 
 // Start checks the config and that the default dataset can be reached with
 // the given credentials, so a wrong project or key fails the connector at
-// once instead of every task later.
+// once instead of every task later. An unreachable or failing BigQuery is
+// a Retriable error: the runtime may start the connector again once it is
+// back.
 func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, config map[string]string) error {
 	s, err := parseSettings(config)
 	if err != nil {
@@ -32,10 +34,12 @@ func (c *Connector) Start(ctx context.Context, _ connect.ConnectorContext, confi
 	// The client retries unreachable endpoints until its context ends.
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if errs := checkAccess(cctx, s); len(errs) > 0 {
-		for k, msgs := range errs {
-			return fmt.Errorf("%s: %s", k, msgs[0])
+	if key, msg, cause := checkAccess(cctx, s); msg != "" {
+		err := fmt.Errorf("%s: %s", key, msg)
+		if cause != nil && isUnavailable(cause) && ctx.Err() == nil {
+			return connect.Retriable(err)
 		}
+		return err
 	}
 	c.config = maps.Clone(config)
 	return nil
@@ -65,7 +69,10 @@ func (c *Connector) ValidateConfig(config map[string]string) map[string][]string
 	// An unreachable endpoint is retried by the client until this ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return checkAccess(ctx, s)
+	if key, msg, _ := checkAccess(ctx, s); msg != "" {
+		return map[string][]string{key: {msg}}
+	}
+	return nil
 }
 
 // AlterOffsets accepts any change: the sink keeps its offsets in Kafka.
@@ -74,28 +81,29 @@ func (c *Connector) AlterOffsets(map[string]string, []connect.PartitionOffset) (
 }
 
 // checkAccess reads the default dataset's metadata with the configured
-// credentials; problems come back under the key to fix.
-func checkAccess(ctx context.Context, s *settings) map[string][]string {
+// credentials. A problem comes back as the key to fix, a message, and the
+// error from BigQuery when there was one.
+func checkAccess(ctx context.Context, s *settings) (key, msg string, cause error) {
 	cl, err := newClients(ctx, s)
 	if err != nil {
 		key := Keyfile
 		if s.endpoint != "" && isPlainHTTP(s.endpoint) {
 			key = Endpoint
 		}
-		return map[string][]string{key: {err.Error()}}
+		return key, err.Error(), nil
 	}
 	defer cl.close()
 	_, err = cl.bq.DatasetInProject(s.project, s.dataset).Metadata(ctx)
 	switch {
 	case err == nil:
-		return nil
+		return "", "", nil
 	case isNotFound(err):
-		return map[string][]string{DefaultDataset: {fmt.Sprintf("dataset %s:%s was not found (check %s and %s)", s.project, s.dataset, Project, DefaultDataset)}}
-	case apiCode(err) == 401 || apiCode(err) == 403:
-		return map[string][]string{Keyfile: {fmt.Sprintf("the credentials cannot read dataset %s:%s: %v", s.project, s.dataset, err)}}
+		return DefaultDataset, fmt.Sprintf("dataset %s:%s was not found (check %s and %s)", s.project, s.dataset, Project, DefaultDataset), err
+	case apiCode(err) == 401 || apiCode(err) == 403 && !isUnavailable(err):
+		return Keyfile, fmt.Sprintf("the credentials cannot read dataset %s:%s: %v", s.project, s.dataset, err), err
 	case apiCode(err) == 0 && s.endpoint != "":
-		return map[string][]string{Endpoint: {fmt.Sprintf("cannot reach BigQuery at %s: %v", s.endpoint, err)}}
+		return Endpoint, fmt.Sprintf("cannot reach BigQuery at %s: %v", s.endpoint, err), err
 	default:
-		return map[string][]string{Project: {fmt.Sprintf("cannot reach BigQuery for project %s: %v", s.project, err)}}
+		return Project, fmt.Sprintf("cannot reach BigQuery for project %s: %v", s.project, err), err
 	}
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -60,42 +57,6 @@ func TestIsUnavailable(t *testing.T) {
 	}
 }
 
-// privateEmulator is a BigQuery emulator of the test's own that keeps its
-// tables on disk, so the test can stop it and start it again.
-type privateEmulator struct {
-	t          *testing.T
-	script     string
-	dir        string
-	port, grpc int
-}
-
-func startPrivateEmulator(t *testing.T) *privateEmulator {
-	t.Helper()
-	if os.Getenv(testbed.EnvBigQuery) == "" {
-		t.Skipf("needs the test bed's BigQuery emulator (%s set, scripts/testbed.sh install)", testbed.EnvBigQuery)
-	}
-	script, err := filepath.Abs("../../scripts/testbed.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &privateEmulator{t: t, script: script, dir: t.TempDir(), port: testbed.FreePort(t), grpc: testbed.FreePort(t)}
-	t.Cleanup(func() { e.run("stop-bigquery") })
-	e.start()
-	return e
-}
-
-func (e *privateEmulator) run(args ...string) error {
-	out, err := exec.Command(e.script, append(args, "--dir", e.dir)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("testbed.sh %v: %v\n%s", args, err, out)
-	}
-	return nil
-}
-
-func (e *privateEmulator) start() error {
-	return e.run("start-bigquery", "--keep", "--port", fmt.Sprint(e.port), "--grpc-port", fmt.Sprint(e.grpc))
-}
-
 // retryCtx records the retry timeout the task asks for, as the runtime
 // does before redelivering a batch.
 type retryCtx struct {
@@ -105,18 +66,20 @@ type retryCtx struct {
 
 func (c *retryCtx) SetRetryTimeout(d time.Duration) { c.mu.Lock(); c.wait = d; c.mu.Unlock() }
 
-// TestEndpointOutage stops the emulator in the middle of a stream for a
-// minute (5 s with -short) and starts it again. The task is driven as the
+// TestEndpointOutage stops the emulator in the middle of a stream for
+// 20 s (5 s with -short), longer than max.retries × bigQueryRetryWait, and
+// starts it again (e2e/TestBigQueryEndpointOutage does the same for a
+// minute through a worker). The task is driven as the
 // runtime drives it: a Retriable error from Put redelivers the same batch
 // after the timeout the task set. The task must never fail, and every
 // record must be in the table once the emulator is back.
 func TestEndpointOutage(t *testing.T) {
-	outage := time.Minute
+	outage := 20 * time.Second
 	if testing.Short() {
 		outage = 5 * time.Second
 	}
-	em := startPrivateEmulator(t)
-	e := testbed.BigQueryEmulator{REST: fmt.Sprintf("http://127.0.0.1:%d", em.port), Project: testbed.BigQueryProject, Dataset: "outage"}
+	em := testbed.PrivateBigQuery(t)
+	e := testbed.BigQueryEmulator{REST: em.BigQueryREST(), Project: testbed.BigQueryProject, Dataset: "outage"}
 	e.CreateDataset(t, e.Dataset)
 	cfg := baseConfig(e)
 	cfg[BigQueryRetry] = "0"
@@ -156,13 +119,13 @@ func TestEndpointOutage(t *testing.T) {
 			batch = append(batch, rec(topic, off, nil, map[string]any{"id": off}, nil, nil))
 		}
 		if b == batches/2 {
-			if err := em.run("stop-bigquery"); err != nil {
+			if err := em.Stop(); err != nil {
 				t.Fatal(err)
 			}
 			stoppedAt := time.Now()
 			wg.Go(func() {
 				time.Sleep(outage - time.Since(stoppedAt))
-				restart = em.start()
+				restart = em.Start()
 				backAt = time.Now()
 			})
 			deliver(batch)
@@ -182,5 +145,109 @@ func TestEndpointOutage(t *testing.T) {
 	t.Logf("%d records sent, %d rows in the table, %d distinct: %d lost, %d duplicates", batches*perBatch, n, d, batches*perBatch-int(d), n-d)
 	if d != batches*perBatch {
 		t.Fatalf("%d of %d records lost", batches*perBatch-int(d), batches*perBatch)
+	}
+}
+
+// TestEndpointOutageUpsert: in upsert mode, writes to the intermediate
+// table are redelivered and a merge that meets a stopped emulator waits
+// for it, rather than failing the task; the final table holds the last
+// value of every key.
+func TestEndpointOutageUpsert(t *testing.T) {
+	const outage = 5 * time.Second
+	em := testbed.PrivateBigQuery(t)
+	e := testbed.BigQueryEmulator{REST: em.BigQueryREST(), Project: testbed.BigQueryProject, Dataset: "outage"}
+	e.CreateDataset(t, e.Dataset)
+	cfg := baseConfig(e)
+	cfg[BigQueryRetry] = "0"
+	cfg[BigQueryRetryWait] = "500"
+	cfg[UpsertEnabled] = "true"
+	cfg[KafkaKeyFieldName] = "pk"
+	cfg[MergeIntervalMs] = "-1"
+	cfg[MergeRecordsThreshold] = "10"
+	// The merge of the first batch waits this long: the emulator is
+	// stopped meanwhile.
+	cfg[MergeStreamingWaitMs] = "4000"
+	tc := &retryCtx{}
+	task := startTask(t, cfg, tc)
+
+	keySchema := connect.StructBuilder().Field("id", connect.Int64Schema).MustBuild()
+	valSchema := connect.StructBuilder().Field("id", connect.Int64Schema).Field("v", connect.Int64Schema).MustBuild()
+	var off int64
+	batch := func(v int64) []*connect.SinkRecord {
+		var out []*connect.SinkRecord
+		for id := int64(1); id <= 10; id++ {
+			out = append(out, rec("keyed", off, connect.NewStruct(keySchema).MustPut("id", id),
+				connect.NewStruct(valSchema).MustPut("id", id).MustPut("v", v), keySchema, valSchema))
+			off++
+		}
+		return out
+	}
+	deliver := func(b []*connect.SinkRecord) {
+		t.Helper()
+		for {
+			err := task.Put(context.Background(), b)
+			if err == nil {
+				return
+			}
+			if !connect.IsRetriable(err) {
+				t.Fatalf("put failed for good: %v", err)
+			}
+			tc.mu.Lock()
+			wait := tc.wait
+			tc.mu.Unlock()
+			time.Sleep(wait)
+		}
+	}
+	deliver(batch(1)) // reaches the threshold: a merge starts in 4 s
+	if err := em.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	var (
+		wg      sync.WaitGroup
+		restart error
+	)
+	wg.Go(func() {
+		time.Sleep(outage - time.Since(stoppedAt))
+		restart = em.Start()
+	})
+	deliver(batch(2))
+	wg.Wait()
+	if restart != nil {
+		t.Fatal(restart)
+	}
+	backAt := time.Now()
+	deliver(batch(3))
+	tp := connect.TopicPartition{Topic: "keyed", Partition: 0}
+	waitCommittable(t, task, tp, off)
+	t.Logf("emulator down for %v; every batch merged and committable %v after it was back",
+		backAt.Sub(stoppedAt).Round(time.Second), time.Since(backAt).Round(10*time.Millisecond))
+	c := client(t, e)
+	rows := query(t, c, fmt.Sprintf("SELECT COUNT(*) AS n, COUNTIF(v = 3) AS latest FROM `%s.%s.keyed`", e.Project, e.Dataset))
+	if rows[0]["n"] != int64(10) || rows[0]["latest"] != int64(10) {
+		t.Fatalf("table after the outage: %v rows, %v with the last value; want 10 and 10", rows[0]["n"], rows[0]["latest"])
+	}
+}
+
+// TestConnectorStartUnreachable: a connector started while BigQuery cannot
+// be reached fails its start-up access check (after 30 s) with an error
+// the runtime may retry; a dataset that does not exist is not retriable.
+func TestConnectorStartUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 30 s")
+	}
+	t.Parallel()
+	e := testbed.BigQuery(t)
+	cfg := baseConfig(e)
+	cfg[Endpoint] = fmt.Sprintf("http://127.0.0.1:%d", testbed.FreePort(t)) // nothing listens
+	err := (&Connector{}).Start(context.Background(), nil, cfg)
+	if err == nil || !connect.IsRetriable(err) {
+		t.Fatalf("start with an unreachable endpoint: %v, want a retriable error", err)
+	}
+	cfg = baseConfig(e)
+	cfg[DefaultDataset] = "no_such_dataset"
+	err = (&Connector{}).Start(context.Background(), nil, cfg)
+	if err == nil || connect.IsRetriable(err) {
+		t.Fatalf("start with a missing dataset: %v, want an error that is not retriable", err)
 	}
 }

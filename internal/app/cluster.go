@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/distributed"
 	"github.com/ferryhq/ferry/runtime/herder"
@@ -24,14 +26,43 @@ const ShutdownMargin = 10 * time.Second
 // answer, as Apache's worker does, instead of showing connectors RUNNING
 // that cannot move a record.
 func checkCluster(ctx context.Context, wcfg *runtime.WorkerConfig, logger *slog.Logger) error {
+	opts, err := clusterClientOpts(wcfg, logger, "connect-cluster-check")
+	if err != nil {
+		return err
+	}
 	logger.Info("connecting to the Kafka cluster", "bootstrap.servers", strings.Join(wcfg.Brokers(), ","),
 		"timeout", wcfg.ClusterCheckTimeout())
-	id, err := runtime.CheckCluster(ctx, wcfg)
+	id, err := runtime.CheckCluster(ctx, wcfg, opts)
 	if err != nil {
 		return err
 	}
 	logger.Info("Kafka cluster reachable", "cluster_id", id)
 	return nil
+}
+
+// kafkaOptser is a worker configuration that builds the options of the
+// worker's own Kafka clients from its connection and security keys.
+type kafkaOptser interface {
+	KafkaOpts(logger *slog.Logger, clientID string) ([]kgo.Opt, error)
+}
+
+// clusterClientOpts are the client options of the cluster check and watch:
+// the worker's own client settings where the configuration provides them,
+// so a TLS or SASL cluster is reached the way the herder reaches it.
+func clusterClientOpts(wcfg *runtime.WorkerConfig, logger *slog.Logger, clientID string) ([]kgo.Opt, error) {
+	if k, ok := any(wcfg).(kafkaOptser); ok {
+		return k.KafkaOpts(logger, clientID)
+	}
+	return []kgo.Opt{kgo.ClientID(clientID)}, nil
+}
+
+// newClusterWatch watches the worker's cluster with its client settings.
+func newClusterWatch(wcfg *runtime.WorkerConfig, logger *slog.Logger) (*runtime.ClusterWatch, error) {
+	opts, err := clusterClientOpts(wcfg, logger, "connect-cluster-watch")
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewClusterWatch(wcfg, opts, logger, 0, 0), nil
 }
 
 // runBounded runs fn until ctx ends, then gives its shutdown at most bound.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -28,25 +29,32 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err != nil {
 		return err
 	}
+	// Settings are checked before the cluster is: a bad REST setting is
+	// reported at once, not after the cluster check's timeout.
+	rs, err := restOptions(wcfg, logger, levels)
+	if err != nil {
+		return err
+	}
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}
 	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
-		return runDistributed(ctx, wcfg, logger, levels, ready)
+		return runDistributed(ctx, wcfg, rs, logger, ready)
 	})
 }
 
-func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
-	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
+func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetup,
+	logger *slog.Logger, ready func(url string)) error {
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
 	}
-	// The REST options are checked before the herder connects anywhere,
-	// so a bad REST setting stops the worker at once.
-	rs, err := restOptions(wcfg, nil, logger, levels)
-	if err != nil {
-		return err
+	if rs.auth && !strings.EqualFold(wcfg.String(runtime.WConnectProtocol), "sessioned") {
+		// As in Apache, the worker-to-worker endpoints skip REST
+		// authentication and rely on signatures, which only the
+		// sessioned protocol has.
+		logger.Warn("REST authentication is on but connect.protocol is not sessioned: POST /connectors/{c}/tasks and PUT /connectors/{c}/fence are not signed and so not protected",
+			"connect.protocol", wcfg.String(runtime.WConnectProtocol))
 	}
 	h, err := distributed.New(distributed.Options{Config: wcfg, Registry: reg, Logger: logger,
 		Version:   distributed.ServerVersion{Version: version.Connect, Commit: version.Commit()},
@@ -54,7 +62,10 @@ func runDistributed(ctx context.Context, wcfg *runtime.WorkerConfig,
 	if err != nil {
 		return err
 	}
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
+	watch, err := newClusterWatch(wcfg, logger)
+	if err != nil {
+		return err
+	}
 	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(distributedWatched{h, watch}))...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)

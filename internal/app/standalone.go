@@ -30,16 +30,22 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 	if err != nil {
 		return err
 	}
+	// Settings are checked before the cluster is: a bad REST setting is
+	// reported at once, not after the cluster check's timeout.
+	rs, err := restOptions(wcfg, logger, levels)
+	if err != nil {
+		return err
+	}
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}
 	return runBounded(ctx, wcfg.ShutdownTimeout()+ShutdownMargin, logger, func(ctx context.Context) error {
-		return runStandalone(ctx, wcfg, conns, logger, levels, ready)
+		return runStandalone(ctx, wcfg, rs, conns, logger, ready)
 	})
 }
 
-func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, conns []map[string]string,
-	logger *slog.Logger, levels *logging.Levels, ready func(url string)) error {
+func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, rs restSetup, conns []map[string]string,
+	logger *slog.Logger, ready func(url string)) error {
 	reg, err := plugins.Registry()
 	if err != nil {
 		return err
@@ -56,13 +62,12 @@ func runStandalone(ctx context.Context, wcfg *runtime.WorkerConfig, conns []map[
 		return err
 	}
 	defer h.Close()
-	watch := runtime.NewClusterWatch(wcfg, logger, 0, 0)
-
-	rs, err := restOptions(wcfg, standaloneWatched{h, watch}, logger, levels)
+	watch, err := newClusterWatch(wcfg, logger)
 	if err != nil {
 		return err
 	}
-	srv, err := rest.NewServer(rs.opts...)
+
+	srv, err := rest.NewServer(append(rs.opts, rest.WithHerder(standaloneWatched{h, watch}))...)
 	if err != nil {
 		return fmt.Errorf("starting REST server: %w", err)
 	}

@@ -24,8 +24,9 @@ func TestBuildSecurityErrors(t *testing.T) {
 		{map[string]string{"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "ldaps"}, "ssl.endpoint.identification.algorithm"},
 		{map[string]string{"security.protocol": "SSL", "ssl.enabled.protocols": "SSLv3"}, "SSLv3"},
 		{map[string]string{"security.protocol": "SSL", "ssl.cipher.suites": "TLS_NO_SUCH_SUITE"}, "TLS_NO_SUCH_SUITE"},
-		{map[string]string{"ssl.truststore.locaton": "/x"}, "ssl.truststore.locaton"}, // a typo is never ignored
-		{map[string]string{"sasl.login.class": "com.example.Login"}, "sasl.login.class"},
+		{map[string]string{"security.protocol": "SSL", "ssl.truststore.locaton": "/x"}, "ssl.truststore.locaton"}, // a typo is never ignored
+		{map[string]string{"security.protocl": "SSL"}, "security.protocl"},
+		{map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.jaas.config": plainJAAS, "sasl.login.class": "com.example.Login"}, "sasl.login.class"},
 		{map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.jaas.config": `a required; b required;`}, "contains 2 login modules"},
 		{map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="u"`}, "semi-colon"},
 		{map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.jaas.config": `com.sun.security.auth.module.JndiLoginModule required;`}, "not allowed"},
@@ -71,6 +72,19 @@ func TestBuildSecurityOK(t *testing.T) {
 		}
 		if !b.Secure {
 			t.Errorf("%v: not secure", props)
+		}
+	}
+}
+
+func TestUnusedSecurityFamiliesAreIgnored(t *testing.T) {
+	// ssl.* keys of a PLAINTEXT worker may be the REST server's; sasl.* keys
+	// of an SSL client are not used: neither can weaken the connection.
+	for _, props := range []map[string]string{
+		{"ssl.provider": "BC", "ssl.engine.factory.class": "x.Y", "ssl.keystore.type": "BCFKS"},
+		{"security.protocol": "SSL", "sasl.login.class": "x.Y", "sasl.mechanism": "GSSAPI"},
+	} {
+		if _, err := Build(Worker, props); err != nil {
+			t.Errorf("%v: %v", props, err)
 		}
 	}
 }
@@ -126,6 +140,10 @@ func TestCheckWorker(t *testing.T) {
 	if err != nil || len(w) != 2 {
 		t.Fatalf("got %q %v", w, err)
 	}
+	w, err = CheckWorker(map[string]string{"bootstrap.servers": "b", "security.protocol": "SSL", "consumer.security.protocol": "SSL"})
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "producer.security.protocol is not") {
+		t.Fatalf("got %q %v", w, err)
+	}
 }
 
 func TestPolicy(t *testing.T) {
@@ -160,9 +178,33 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestUnsupportedErrorIsTyped(t *testing.T) {
-	_, err := Build(Consumer, map[string]string{"ssl.engine.factory.class": "com.example.F"})
+	_, err := Build(Consumer, map[string]string{"security.protocol": "SSL", "ssl.engine.factory.class": "com.example.F"})
 	var ue *UnsupportedError
 	if !errors.As(err, &ue) || ue.Key != "ssl.engine.factory.class" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDefCoversImplementedKeys(t *testing.T) {
+	for _, kind := range []Kind{Producer, Consumer, Admin} {
+		d := Def(kind)
+		if err := d.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range clientProps {
+			if p.apply != nil && p.kinds.has(kind) {
+				if _, ok := d.Key(name); !ok {
+					t.Errorf("%v: %s is implemented but not documented", kind, name)
+				}
+			}
+		}
+		for name := range securityKeys {
+			if _, ok := d.Key(name); !ok && !strings.HasPrefix(name, "sasl.kerberos.") && !strings.HasPrefix(name, "sasl.login.refresh.") &&
+				!strings.HasPrefix(name, "sasl.login.retry.") && !strings.Contains(name, "oauthbearer.j") && !strings.Contains(name, "expected.") &&
+				!strings.Contains(name, "claim.name") && !strings.Contains(name, "clock.skew") && !strings.Contains(name, "urlencode") &&
+				name != "security.providers" && name != "sasl.client.callback.handler.class" && name != "sasl.login.class" {
+				t.Errorf("security key %s is not documented", name)
+			}
+		}
 	}
 }

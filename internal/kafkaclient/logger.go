@@ -11,20 +11,20 @@ import (
 // so connection, TLS and authentication failures reach the worker's log
 // with the client's id.
 func Logger(log *slog.Logger, client string) kgo.Opt {
-	return kgo.WithLogger(&kgoLogger{log: log.With("client", client)})
+	if client != "" {
+		log = log.With("client", client)
+	}
+	return kgo.WithLogger(&kgoLogger{log: log})
 }
 
 type kgoLogger struct{ log *slog.Logger }
 
 func (l *kgoLogger) Level() kgo.LogLevel {
-	switch {
-	case l.log.Enabled(context.Background(), slog.LevelDebug):
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
 		return kgo.LogLevelDebug
-	case l.log.Enabled(context.Background(), slog.LevelInfo):
-		// franz-go's INFO lines (every metadata refresh, group step) are
-		// Apache's DEBUG ones; keep the worker's INFO log readable.
-		return kgo.LogLevelWarn
 	}
+	// franz-go's INFO lines (every metadata refresh, group step) are
+	// Apache's DEBUG ones; keep the worker's INFO log readable.
 	return kgo.LogLevelWarn
 }
 

@@ -99,5 +99,15 @@ func CheckWorker(worker map[string]string) (warnings []string, err error) {
 		}
 		warnings = append(warnings, b.Warnings...)
 	}
+	// Apache's producers and consumers do not inherit the top-level
+	// security keys; a worker that sets them only there is a common
+	// mistake, which the brokers answer with bare disconnects.
+	if top := strings.ToUpper(strings.TrimSpace(worker["security.protocol"])); top != "" && top != Plaintext {
+		for _, prefix := range []string{ProducerPrefix, ConsumerPrefix} {
+			if strings.TrimSpace(worker[prefix+"security.protocol"]) == "" {
+				warnings = append(warnings, fmt.Sprintf("security.protocol=%s is set but %ssecurity.protocol is not: as in Apache Kafka Connect, %s clients of connectors use PLAINTEXT unless the security keys are repeated under %s", top, prefix, strings.TrimSuffix(prefix, "."), prefix))
+			}
+		}
+	}
 	return warnings, nil
 }

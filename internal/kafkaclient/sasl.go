@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -28,6 +29,8 @@ const (
 	PlainLoginModule       = "org.apache.kafka.common.security.plain.PlainLoginModule"
 	ScramLoginModule       = "org.apache.kafka.common.security.scram.ScramLoginModule"
 	OAuthBearerLoginModule = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+	IAMLoginModule         = "software.amazon.msk.auth.iam.IAMLoginModule"
+	IAMCallbackHandler     = "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
 )
 
 // disallowedModules is the default of Java's
@@ -41,11 +44,11 @@ func buildSASL(props map[string]string, tlsCfg *tls.Config) (sasl.Mechanism, err
 		mech = "GSSAPI"
 	}
 	switch mech {
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM":
 	case "GSSAPI":
-		return nil, &UnsupportedError{Key: "sasl.mechanism", Reason: "GSSAPI (Kerberos, the default when sasl.mechanism is unset) is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"}
+		return nil, &UnsupportedError{Key: "sasl.mechanism", Reason: "GSSAPI (Kerberos, the default when sasl.mechanism is unset) is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM"}
 	default:
-		return nil, &UnsupportedError{Key: "sasl.mechanism", Reason: fmt.Sprintf("mechanism %q is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", get("sasl.mechanism"))}
+		return nil, &UnsupportedError{Key: "sasl.mechanism", Reason: fmt.Sprintf("mechanism %q is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM", get("sasl.mechanism"))}
 	}
 	jaas := get("sasl.jaas.config")
 	if jaas == "" {
@@ -82,6 +85,9 @@ func buildSASL(props map[string]string, tlsCfg *tls.Config) (sasl.Mechanism, err
 		default:
 			return scram.Auth{User: user, Pass: pass, IsToken: strings.EqualFold(e.Options["tokenauth"], "true")}.AsSha512Mechanism(), nil
 		}
+	}
+	if mech == "AWS_MSK_IAM" {
+		return mskIAM(e)
 	}
 	if e.LoginModule != OAuthBearerLoginModule {
 		return nil, &UnsupportedError{Key: "sasl.jaas.config", Reason: fmt.Sprintf("login module %s cannot be used with OAUTHBEARER; use %s", e.LoginModule, OAuthBearerLoginModule)}
@@ -255,4 +261,30 @@ func unsecuredToken(opts map[string]string, scopeClaim string) (func() string, e
 		}
 		return header + "." + base64.RawURLEncoding.EncodeToString(b) + "."
 	}, nil
+}
+
+// mskIAM signs in to Amazon MSK with the AWS credentials of the
+// environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
+// read at each authentication. The Java module's other credential sources
+// (profiles, assumed roles, instance metadata) are refused, not ignored.
+func mskIAM(e JAASEntry) (sasl.Mechanism, error) {
+	if e.LoginModule != IAMLoginModule {
+		return nil, &UnsupportedError{Key: "sasl.jaas.config", Reason: fmt.Sprintf("login module %s cannot be used with AWS_MSK_IAM; use %s", e.LoginModule, IAMLoginModule)}
+	}
+	for k := range e.Options {
+		if k != "awsDebugCreds" {
+			return nil, &UnsupportedError{Key: "sasl.jaas.config", Reason: fmt.Sprintf("IAMLoginModule option %s: Ferry takes AWS credentials from the environment only", k)}
+		}
+	}
+	creds := func() (aws.Auth, error) {
+		a := aws.Auth{AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
+		if a.AccessKey == "" || a.SecretKey == "" {
+			return a, errors.New("AWS_MSK_IAM needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
+		}
+		return a, nil
+	}
+	if _, err := creds(); err != nil {
+		return nil, &UnsupportedError{Key: "sasl.mechanism", Reason: err.Error()}
+	}
+	return aws.ManagedStreamingIAM(func(context.Context) (aws.Auth, error) { return creds() }), nil
 }

@@ -48,7 +48,7 @@ var securityKeys = map[string]func(v string) error{
 	// Go draws TLS randomness from the operating system's CSPRNG, which
 	// any Java SecureRandom name asks for at least.
 	"ssl.secure.random.implementation": nil,
-	"ssl.provider":                     mustBeEmpty,
+	"ssl.provider":                     oneOf("", "SunJSSE"),
 	// A server setting (the REST server's, at worker level): a client
 	// presents its key store whenever one is configured.
 	"ssl.client.auth":          nil,
@@ -57,7 +57,7 @@ var securityKeys = map[string]func(v string) error{
 	"sasl.mechanism":                                    nil,
 	"sasl.jaas.config":                                  nil,
 	"sasl.login.callback.handler.class":                 oneOf("", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"),
-	"sasl.client.callback.handler.class":                mustBeEmpty,
+	"sasl.client.callback.handler.class":                oneOf("", IAMCallbackHandler),
 	"sasl.login.class":                                  mustBeEmpty,
 	"sasl.kerberos.service.name":                        nil, // GSSAPI only, which is refused
 	"sasl.kerberos.kinit.cmd":                           nil,
@@ -129,20 +129,6 @@ func (e *UnsupportedError) Error() string {
 func buildSecurity(kind Kind, props map[string]string) (*security, error) {
 	get := func(k string) string { return strings.TrimSpace(props[k]) }
 	var errs []error
-	for _, k := range slices.Sorted(maps.Keys(props)) {
-		if !isSecurityKey(k) {
-			continue
-		}
-		check, known := securityKeys[k]
-		switch {
-		case !known:
-			errs = append(errs, &UnsupportedError{Key: k, Reason: "it is not a Kafka client configuration Ferry implements"})
-		case check != nil:
-			if err := check(get(k)); err != nil {
-				errs = append(errs, &UnsupportedError{Key: k, Reason: fmt.Sprintf("value %q: %v", get(k), err)})
-			}
-		}
-	}
 	s := &security{}
 	protocol := strings.ToUpper(get("security.protocol"))
 	if protocol == "" {
@@ -159,6 +145,25 @@ func buildSecurity(kind Kind, props map[string]string) (*security, error) {
 		useTLS, useSASL = true, true
 	default:
 		errs = append(errs, fmt.Errorf("Invalid value %s for configuration security.protocol: String must be one of: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", get("security.protocol")))
+	}
+	// Every key of a security family the client uses must be one Ferry
+	// honours: ssl.* with TLS, sasl.* with SASL, security.* always. Keys of
+	// a family the protocol does not use change nothing (as in Apache); at
+	// worker level ssl.* may be the REST server's.
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		switch {
+		case strings.HasPrefix(k, "ssl.") && !useTLS, strings.HasPrefix(k, "sasl.") && !useSASL, !isSecurityKey(k):
+			continue
+		}
+		check, known := securityKeys[k]
+		switch {
+		case !known:
+			errs = append(errs, &UnsupportedError{Key: k, Reason: "it is not a Kafka client configuration Ferry implements"})
+		case check != nil:
+			if err := check(get(k)); err != nil {
+				errs = append(errs, &UnsupportedError{Key: k, Reason: fmt.Sprintf("value %q: %v", get(k), err)})
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -36,3 +36,15 @@ const (
 	StateFailed     State = "FAILED"
 	StateRestarting State = "RESTARTING"
 )
+
+// RestartInfo is the automatic restart state of a connector or task, a
+// Ferry extension of the status entities (Apache clients ignore unknown
+// fields). It is absent until the first automatic restart and again once a
+// healthy run cleared the count.
+type RestartInfo struct {
+	// Attempts counts the automatic restarts since the last healthy run.
+	Attempts int `json:"attempts"`
+	// NextAttempt is when the next restart is due (RFC 3339, UTC); absent
+	// when none is scheduled (running, or restarts given up).
+	NextAttempt string `json:"next_attempt,omitempty"`
+}

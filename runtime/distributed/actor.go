@@ -505,7 +505,13 @@ func (h *Herder) onTaskConfigs(ctx context.Context, e event) {
 		return
 	}
 	if e.err != nil {
-		h.logger.Error("connector failed to generate task configs", "connector", name, "error", e.err)
+		// A failing connector logs its own failure; one that stopped
+		// meanwhile asks again when it starts.
+		if errors.Is(e.err, context.DeadlineExceeded) {
+			h.logger.Warn("the connector did not return its task configs in time; its tasks keep their configs", "connector", name, "timeout", runtime.TaskConfigTimeout)
+		} else {
+			h.logger.Debug("no task configs from the connector", "connector", name, "error", e.err)
+		}
 		return
 	}
 	cc := snap.Connectors[name]

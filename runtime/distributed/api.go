@@ -34,21 +34,6 @@ func (h *Herder) readToEnd(ctx context.Context) (*kafkastore.Snapshot, error) {
 	return h.configs.Snapshot(), nil
 }
 
-func (h *Herder) connectorType(config map[string]string) herder.ConnectorType {
-	if p, ok := h.reg.LookupConnector(config[runtime.KeyConnectorClass]); ok {
-		return runtime.ConnectorType(p)
-	}
-	return herder.TypeUnknown
-}
-
-func (h *Herder) info(snap *kafkastore.Snapshot, cc *kafkastore.ConnectorConfig) *herder.ConnectorInfo {
-	tasks := snap.Tasks(cc.Name)
-	if tasks == nil {
-		tasks = []herder.TaskID{}
-	}
-	return &herder.ConnectorInfo{Name: cc.Name, Config: runtime.RedactConfig(h.reg, cc.Config), Tasks: tasks, Type: h.connectorType(cc.Config)}
-}
-
 func lookup(snap *kafkastore.Snapshot, name string) (*kafkastore.ConnectorConfig, error) {
 	cc := snap.Connectors[name]
 	if cc == nil {
@@ -57,43 +42,11 @@ func lookup(snap *kafkastore.Snapshot, name string) (*kafkastore.ConnectorConfig
 	return cc, nil
 }
 
-// Connectors lists connector names, sorted.
-func (h *Herder) Connectors(context.Context) ([]string, error) {
-	return h.configs.Snapshot().ConnectorNames(), nil
-}
-
-// ConnectorInfo returns a connector's config and tasks.
-func (h *Herder) ConnectorInfo(_ context.Context, name string) (*herder.ConnectorInfo, error) {
-	snap := h.configs.Snapshot()
-	cc, err := lookup(snap, name)
-	if err != nil {
-		return nil, err
-	}
-	return h.info(snap, cc), nil
-}
-
-// ConnectorConfig returns the stored config, passwords hidden.
-func (h *Herder) ConnectorConfig(_ context.Context, name string) (map[string]string, error) {
-	cc, err := lookup(h.configs.Snapshot(), name)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.RedactConfig(h.reg, cc.Config), nil
-}
-
 // PutConnectorConfig validates the config here, then has the leader write it.
 func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
-	config = maps.Clone(config)
-	config[runtime.KeyName] = name
-	if existing := h.configs.Snapshot().Connectors[name]; existing != nil {
-		runtime.RestoreHidden(existing.Config, config)
-	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
+	config, err := h.PrepareConfig(name, config, allowReplace)
 	if err != nil {
 		return false, nil, err
-	}
-	if infos.ErrorCount > 0 {
-		return false, nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
 	}
 	var created bool
 	var info *herder.ConnectorInfo
@@ -112,7 +65,7 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 			return herder.Conflict("Connector %s already exists", name)
 		}
 		if existing != nil && maps.Equal(existing.Config, config) {
-			info = h.info(snap, existing)
+			info = h.Info(name, stored(snap, existing))
 			return nil
 		}
 		target := herder.TargetState("")
@@ -127,7 +80,7 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 		if cc == nil {
 			return herder.Internal(nil, "Connector %s disappeared while it was written", name)
 		}
-		created, info = existing == nil, h.info(snap, cc)
+		created, info = existing == nil, h.Info(name, stored(snap, cc))
 		return nil
 	})
 	return created, info, err
@@ -135,17 +88,9 @@ func (h *Herder) PutConnectorConfig(ctx context.Context, name string, config map
 
 // PatchConnectorConfig merges a partial config into the stored one.
 func (h *Herder) PatchConnectorConfig(ctx context.Context, name string, patch map[string]*string) (*herder.ConnectorInfo, error) {
-	cc, err := lookup(h.configs.Snapshot(), name)
+	merged, err := h.PatchedConfig(name, patch)
 	if err != nil {
 		return nil, err
-	}
-	merged := maps.Clone(cc.Config)
-	for k, v := range patch {
-		if v == nil {
-			delete(merged, k)
-		} else {
-			merged[k] = *v
-		}
 	}
 	_, info, err := h.PutConnectorConfig(ctx, name, merged, "", true)
 	return info, err
@@ -171,51 +116,6 @@ func (h *Herder) DeleteConnector(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-}
-
-// ConnectorStatus reads the status topic cache.
-func (h *Herder) ConnectorStatus(_ context.Context, name string) (*herder.ConnectorStateInfo, error) {
-	st, ok := h.statuses.Connector(name)
-	if !ok {
-		return nil, herder.NotFound("No status found for connector %s", name)
-	}
-	typ := herder.TypeUnknown
-	if cc := h.configs.Snapshot().Connectors[name]; cc != nil {
-		typ = h.connectorType(cc.Config)
-	}
-	info := &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: typ}
-	h.sink.withRestart(name, info)
-	return info, nil
-}
-
-// TaskStatus returns one task's state.
-func (h *Herder) TaskStatus(_ context.Context, id herder.TaskID) (*herder.TaskState, error) {
-	st, ok := h.statuses.Task(id)
-	if !ok {
-		return nil, herder.NotFound("No status found for task %s", id)
-	}
-	info := &herder.ConnectorStateInfo{Name: id.Connector, Tasks: []herder.TaskState{st}}
-	h.sink.withRestart(id.Connector, info)
-	return &info.Tasks[0], nil
-}
-
-// Tasks returns the committed task configs, passwords hidden.
-func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error) {
-	snap := h.configs.Snapshot()
-	cc, err := lookup(snap, name)
-	if err != nil {
-		return nil, err
-	}
-	out := []herder.TaskInfo{}
-	for _, id := range snap.Tasks(name) {
-		tc, _ := snap.TaskConfig(id)
-		redacted := runtime.RedactTaskConfig(h.reg, cc.Config[runtime.KeyConnectorClass], tc)
-		if redacted == nil {
-			redacted = map[string]string{}
-		}
-		out = append(out, herder.TaskInfo{ID: id, Config: redacted})
-	}
-	return out, nil
 }
 
 // RestartConnector restarts the connector instance on the worker running it.
@@ -285,26 +185,14 @@ func (h *Herder) RestartConnectorAndTasks(ctx context.Context, name string, incl
 		if err != nil {
 			return err
 		}
-		cc := snap.Connectors[name]
-		if cc == nil {
+		if snap.Connectors[name] == nil {
 			return herder.NotFound("Unknown connector: %s", name)
 		}
-		st, ok := h.statuses.Connector(name)
-		if !ok {
-			return herder.NotFound("Status for connector %s not found", name)
+		p, err := h.PlanRestart(name, includeTasks, onlyFailed)
+		if err != nil {
+			return err
 		}
-		plan = &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.statuses.Tasks(name), Type: h.connectorType(cc.Config)}
-		if !onlyFailed || st.State == herder.StateFailed {
-			plan.Connector.State, plan.Connector.Trace = herder.StateRestarting, ""
-		}
-		if includeTasks {
-			for i := range plan.Tasks {
-				t := &plan.Tasks[i]
-				if !onlyFailed || t.State == herder.StateFailed {
-					t.State, t.Trace = herder.StateRestarting, ""
-				}
-			}
-		}
+		plan = p.Status
 		err = h.configs.PutRestartRequest(wctx, kafkastore.RestartRequest{Connector: name, IncludeTasks: includeTasks, OnlyFailed: onlyFailed})
 		if err != nil {
 			return herder.Internal(err, "Failed to write restart request: %v", err)
@@ -364,21 +252,10 @@ func (h *Herder) StopConnector(ctx context.Context, name string) error {
 	})
 }
 
-// ConnectorTopics returns the topics a connector used.
-func (h *Herder) ConnectorTopics(_ context.Context, name string) ([]string, error) {
-	if !h.cfg.Bool(runtime.WTopicTracking) {
-		return nil, herder.Forbidden("Topic tracking is disabled.")
-	}
-	return h.statuses.Topics(name), nil
-}
-
 // ResetConnectorTopics tombstones a connector's topic records.
 func (h *Herder) ResetConnectorTopics(ctx context.Context, name string) error {
-	if !h.cfg.Bool(runtime.WTopicTracking) {
-		return herder.Forbidden("Topic tracking is disabled.")
-	}
-	if !h.cfg.Bool(runtime.WTopicTrackingReset) {
-		return herder.Forbidden("Topic tracking reset is disabled.")
+	if err := h.CheckTopicsReset(); err != nil {
+		return err
 	}
 	if _, err := lookup(h.configs.Snapshot(), name); err != nil {
 		return err
@@ -389,19 +266,6 @@ func (h *Herder) ResetConnectorTopics(ctx context.Context, name string) error {
 		}
 	}
 	return nil
-}
-
-func (h *Herder) offsetsAPI() *runtime.OffsetsAPI {
-	return &runtime.OffsetsAPI{Registry: h.reg, Offsets: h.offsets, Admin: h.admin}
-}
-
-// ConnectorOffsets returns a connector's source offsets or sink consumer offsets.
-func (h *Herder) ConnectorOffsets(ctx context.Context, name string) (*herder.ConnectorOffsets, error) {
-	cc, err := lookup(h.configs.Snapshot(), name)
-	if err != nil {
-		return nil, err
-	}
-	return h.offsetsAPI().Get(ctx, name, cc.Config)
 }
 
 // stoppedConfig checks, on the leader, that a connector is stopped with no
@@ -440,7 +304,7 @@ func (h *Herder) AlterConnectorOffsets(ctx context.Context, name string, offsets
 	if err != nil {
 		return "", err
 	}
-	return h.offsetsAPI().Alter(ctx, name, config, offsets)
+	return h.OffsetsAPI().Alter(ctx, name, config, offsets)
 }
 
 // ResetConnectorOffsets removes all offsets of a stopped connector (leader).
@@ -449,30 +313,30 @@ func (h *Herder) ResetConnectorOffsets(ctx context.Context, name string) (string
 	if err != nil {
 		return "", err
 	}
-	return h.offsetsAPI().Reset(ctx, name, config)
+	return h.OffsetsAPI().Reset(ctx, name, config)
 }
 
-// ConnectorLag reports a sink connector's consumer lag.
-func (h *Herder) ConnectorLag(ctx context.Context, name string) (*herder.ConnectorLag, error) {
-	cc, err := lookup(h.configs.Snapshot(), name)
-	if err != nil {
-		return nil, err
+// configView reads the config topic for the shared herder core.
+type configView struct{ s *kafkastore.ConfigStore }
+
+func (v configView) ConnectorNames() []string { return v.s.Snapshot().ConnectorNames() }
+
+func (v configView) StoredConnector(name string) (runtime.StoredConnector, bool) {
+	snap := v.s.Snapshot()
+	cc := snap.Connectors[name]
+	if cc == nil {
+		return runtime.StoredConnector{}, false
 	}
-	return h.offsetsAPI().Lag(ctx, name, cc.Config)
+	return stored(snap, cc), true
 }
 
-// ValidateConfig validates a connector config.
-func (h *Herder) ValidateConfig(_ context.Context, config map[string]string) (*herder.ConfigInfos, error) {
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
-	return infos, err
-}
-
-// PluginConfig describes a plugin's config keys.
-func (h *Herder) PluginConfig(_ context.Context, plugin string) ([]herder.ConfigKeyInfo, error) {
-	return runtime.PluginConfig(h.reg, plugin)
-}
-
-// Plugins lists the installed plugins.
-func (h *Herder) Plugins(_ context.Context, connectorsOnly bool) ([]herder.PluginInfo, error) {
-	return runtime.PluginInfos(h.reg, connectorsOnly), nil
+// stored is a connector of a config topic snapshot with its committed task
+// configs.
+func stored(snap *kafkastore.Snapshot, cc *kafkastore.ConnectorConfig) runtime.StoredConnector {
+	sc := runtime.StoredConnector{Config: cc.Config, Target: cc.TargetState}
+	for _, id := range snap.Tasks(cc.Name) {
+		tc, _ := snap.TaskConfig(id)
+		sc.TaskConfigs = append(sc.TaskConfigs, tc)
+	}
+	return sc
 }

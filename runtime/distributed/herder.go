@@ -50,6 +50,10 @@ type Options struct {
 
 // Herder is the distributed implementation of herder.Herder.
 type Herder struct {
+	// The REST reads, validation, restart plans and server info are the
+	// same as in standalone mode.
+	*runtime.HerderCore
+
 	cfg    *runtime.WorkerConfig
 	reg    *connect.Registry
 	logger *slog.Logger
@@ -79,9 +83,6 @@ type Herder struct {
 
 	keyMu      sync.Mutex
 	sessionKey *kafkastore.SessionKey
-
-	clusterMu sync.Mutex
-	clusterID string
 
 	bg sync.WaitGroup // background requests to the leader
 
@@ -140,6 +141,9 @@ func New(o Options) (*Herder, error) {
 		return nil, fmt.Errorf("creating Kafka client: %w", err)
 	}
 	h.admin = kadm.NewClient(h.client)
+	h.HerderCore = runtime.NewHerderCore(runtime.HerderCoreOptions{Config: c, Registry: o.Registry, Logger: o.Logger,
+		Configs: configView{h.configs}, Statuses: h.statuses, Version: o.Version.Version, Commit: o.Version.Commit,
+		Offsets: h.offsets, Admin: h.admin})
 	h.sink = newStatusSink(h)
 	h.worker, err = runtime.NewWorker(runtime.WorkerOptions{Config: c, Registry: o.Registry, Offsets: h.offsets,
 		Status: h.sink, Logger: o.Logger, OnReconfigure: h.requestReconfigure})
@@ -241,8 +245,11 @@ func (h *Herder) Run(ctx context.Context) error {
 		h.sink.PutConnector(name, herder.StateUnassigned, nil)
 	}
 	h.bg.Wait()
-	h.sink.flush(statusFlushTimeout)
+	// Leaving the group (so the others take the work over) and writing
+	// the last statuses run together: each is bounded, and while the
+	// cluster is away neither can succeed.
 	stopMember()
+	h.sink.flush(statusFlushTimeout)
 	merr := <-memberDone
 	stopSink()
 	<-sinkDone
@@ -264,22 +271,6 @@ func (h *Herder) Health(context.Context) error {
 		return &herder.Error{Code: http.StatusServiceUnavailable, Message: "Worker is still starting up: it has not joined the Connect group and completed its first assignment yet."}
 	}
 	return nil
-}
-
-// ServerInfo reports the version and the Kafka cluster id.
-func (h *Herder) ServerInfo(ctx context.Context) (*herder.ServerInfo, error) {
-	h.clusterMu.Lock()
-	defer h.clusterMu.Unlock()
-	if h.clusterID == "" {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		md, err := h.admin.BrokerMetadata(ctx)
-		if err != nil {
-			return nil, herder.Internal(err, "Could not reach the Kafka cluster: %v", err)
-		}
-		h.clusterID = md.Cluster
-	}
-	return &herder.ServerInfo{Version: h.ver.Version, Commit: h.ver.Commit, KafkaClusterID: h.clusterID}, nil
 }
 
 // groupSnapshot summarizes the config topic for the group member.

@@ -26,8 +26,8 @@ type statusSink struct {
 	destroyed map[string]bool
 	versions  map[string]string
 	topics    map[string]bool // "connector\x00topic" already recorded
-	// Automatic restart state of the instances running here; the status
-	// topic keeps Apache's record format, so it is shown by this worker.
+	// Automatic restart state of the instances running here, written with
+	// their next status record.
 	connRestart map[string]*herder.RestartInfo
 	taskRestart map[herder.TaskID]*herder.RestartInfo
 }
@@ -56,22 +56,6 @@ func (s *statusSink) PutTaskRestart(id herder.TaskID, info *herder.RestartInfo) 
 	}
 }
 
-// withRestart adds the restart state known here to a status read from the
-// status topic, for the entries this worker wrote.
-func (s *statusSink) withRestart(name string, st *herder.ConnectorStateInfo) {
-	workerID := s.h.workerID
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st.Connector.WorkerID == workerID {
-		st.Connector.Restart = s.connRestart[name]
-	}
-	for i := range st.Tasks {
-		if st.Tasks[i].WorkerID == workerID {
-			st.Tasks[i].Restart = s.taskRestart[herder.TaskID{Connector: name, Task: st.Tasks[i].ID}]
-		}
-	}
-}
-
 type statusWrite struct {
 	connector  string
 	task       *herder.TaskID
@@ -81,6 +65,7 @@ type statusWrite struct {
 	trace      string
 	generation int
 	tombstone  bool
+	restart    *herder.RestartInfo
 }
 
 var _ runtime.StatusSink = (*statusSink)(nil)
@@ -106,23 +91,23 @@ func (s *statusSink) gen() int { return int(s.h.generation.Load()) }
 // PutConnector records a connector state.
 func (s *statusSink) PutConnector(name string, state herder.State, err error) {
 	s.mu.Lock()
-	gone := s.destroyed[name]
+	gone, restart := s.destroyed[name], s.connRestart[name]
 	s.mu.Unlock()
 	if gone {
 		return
 	}
-	s.enqueue(statusWrite{connector: name, state: state, trace: runtime.Trace(err), generation: s.gen()})
+	s.enqueue(statusWrite{connector: name, state: state, trace: runtime.Trace(err), generation: s.gen(), restart: restart})
 }
 
 // PutTask records a task state.
 func (s *statusSink) PutTask(id herder.TaskID, state herder.State, err error) {
 	s.mu.Lock()
-	gone := s.destroyed[id.Connector]
+	gone, restart := s.destroyed[id.Connector], s.taskRestart[id]
 	s.mu.Unlock()
 	if gone {
 		return
 	}
-	s.enqueue(statusWrite{connector: id.Connector, task: &id, state: state, trace: runtime.Trace(err), generation: s.gen()})
+	s.enqueue(statusWrite{connector: id.Connector, task: &id, state: state, trace: runtime.Trace(err), generation: s.gen(), restart: restart})
 }
 
 // AddTopic records, once, that a connector used a topic, naming the task
@@ -272,7 +257,7 @@ func (s *statusSink) writeOnce(ctx context.Context, w statusWrite) error {
 			err = st.DeleteTask(ctx, *w.task)
 		}
 	case w.task != nil:
-		ts := kafkastore.TaskStatus{ID: *w.task, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version}
+		ts := kafkastore.TaskStatus{ID: *w.task, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version, Restart: w.restart}
 		if safe {
 			_, err = st.PutTaskSafe(ctx, ts)
 		} else {
@@ -283,7 +268,7 @@ func (s *statusSink) writeOnce(ctx context.Context, w statusWrite) error {
 			err = st.DeleteConnector(ctx, w.connector)
 		}
 	default:
-		cs := kafkastore.ConnectorStatus{Name: w.connector, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version}
+		cs := kafkastore.ConnectorStatus{Name: w.connector, State: w.state, Trace: w.trace, WorkerID: workerID, Generation: w.generation, Version: version, Restart: w.restart}
 		if safe {
 			_, err = st.PutConnectorSafe(ctx, cs)
 		} else {
@@ -298,19 +283,19 @@ type statusView struct{ *kafkastore.StatusStore }
 
 func (v statusView) Connector(name string) (herder.ConnectorState, bool) {
 	st, ok := v.ConnectorStatus(name)
-	return herder.ConnectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
+	return herder.ConnectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Restart: st.Restart}, ok
 }
 
 func (v statusView) Task(id herder.TaskID) (herder.TaskState, bool) {
 	st, ok := v.TaskStatus(id)
-	return herder.TaskState{ID: id.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}, ok
+	return herder.TaskState{ID: id.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Restart: st.Restart}, ok
 }
 
 // Tasks returns a connector's task statuses, by id.
 func (v statusView) Tasks(connector string) []herder.TaskState {
 	out := []herder.TaskState{}
 	for _, st := range v.TaskStatuses(connector) {
-		out = append(out, herder.TaskState{ID: st.ID.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace})
+		out = append(out, herder.TaskState{ID: st.ID.Task, State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Restart: st.Restart})
 	}
 	return out
 }

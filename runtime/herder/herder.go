@@ -77,6 +77,8 @@ type (
 	State = lifecycle.State
 	// TaskID names one task of a connector. Its string form is "<c>-<n>".
 	TaskID = lifecycle.TaskID
+	// RestartInfo is the automatic restart state shown in status.
+	RestartInfo = lifecycle.RestartInfo
 )
 
 // Target states, as stored in the config topic.
@@ -129,18 +131,6 @@ type TaskState struct {
 	WorkerID string       `json:"worker_id"`
 	Trace    string       `json:"trace,omitempty"`
 	Restart  *RestartInfo `json:"restart,omitempty"`
-}
-
-// RestartInfo is the automatic restart state of a connector or task, a
-// Ferry extension of the status entities (Apache clients ignore unknown
-// fields). It is absent until the first automatic restart and again once a
-// healthy run cleared the count.
-type RestartInfo struct {
-	// Attempts counts the automatic restarts since the last healthy run.
-	Attempts int `json:"attempts"`
-	// NextAttempt is when the next restart is due (RFC 3339, UTC); absent
-	// when none is scheduled (running, or restarts given up).
-	NextAttempt string `json:"next_attempt,omitempty"`
 }
 
 // ConnectorStateInfo is GET /connectors/{c}/status.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,6 +36,10 @@ import (
 // runtime.ConnectorStopTimeout) and writes the config file; connector
 // Start and TaskConfigs run on the connector's own goroutine.
 type Herder struct {
+	// The REST reads, validation, restart plans and server info are the
+	// same as in distributed mode.
+	*runtime.HerderCore
+
 	cfg     *runtime.WorkerConfig
 	reg     *connect.Registry
 	worker  *runtime.Worker
@@ -54,12 +57,15 @@ type Herder struct {
 	reconfig    map[string]bool
 	reconfigSig chan struct{}
 
-	clusterMu sync.Mutex
-	clusterID string
-
 	writeMu    sync.Mutex
 	mu         sync.Mutex
 	connectors map[string]*connState
+}
+
+// stored is the connector as the shared herder core reads it; call with
+// mu held.
+func (cs *connState) stored() runtime.StoredConnector {
+	return runtime.StoredConnector{Config: cs.config, Target: cs.target, TaskConfigs: cs.taskConfigs}
 }
 
 type connState struct {
@@ -110,6 +116,8 @@ func New(o Options) (*Herder, error) {
 		logger: o.Logger, version: o.Version, kafka: kc, admin: kadm.NewClient(kc),
 		status: runtime.NewStatusStore(o.WorkerID), connectors: map[string]*connState{},
 		reconfig: map[string]bool{}, reconfigSig: make(chan struct{}, 1)}
+	h.HerderCore = runtime.NewHerderCore(runtime.HerderCoreOptions{Config: o.Config, Registry: o.Registry, Logger: o.Logger,
+		Configs: h, Statuses: h.status, Version: o.Version.Version, Commit: o.Version.Commit, Offsets: o.Offsets, Admin: h.admin})
 	h.worker, err = runtime.NewWorker(runtime.WorkerOptions{Config: o.Config, Registry: o.Registry, Offsets: o.Offsets,
 		Status: h.status, Logger: o.Logger, WorkerID: o.WorkerID, OnReconfigure: h.requestReconfigure})
 	if err != nil {
@@ -120,6 +128,26 @@ func New(o Options) (*Herder, error) {
 }
 
 var _ herder.Herder = (*Herder)(nil)
+
+// ConnectorNames lists the connectors, sorted (runtime.ConfigReader).
+func (h *Herder) ConnectorNames() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Sorted(maps.Keys(h.connectors))
+}
+
+// StoredConnector returns a connector's config, target and task configs
+// (runtime.ConfigReader). The maps are never changed in place: updates
+// replace them.
+func (h *Herder) StoredConnector(name string) (runtime.StoredConnector, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cs := h.connectors[name]
+	if cs == nil {
+		return runtime.StoredConnector{}, false
+	}
+	return cs.stored(), true
+}
 
 // SetWorkerID sets the worker id shown in status; call it before Start.
 func (h *Herder) SetWorkerID(id string) { h.status.SetWorkerID(id) }
@@ -150,7 +178,7 @@ func (h *Herder) Start(ctx context.Context, initial []map[string]string) error {
 	for _, cfg := range initial {
 		name := strings.TrimSpace(cfg[runtime.KeyName])
 		if name == "" {
-			return fmt.Errorf("connector config %s has no name", runtime.JavaMapString(cfg))
+			return fmt.Errorf("connector config %s has no name", runtime.JavaMapString(runtime.RedactProps(cfg)))
 		}
 		if _, _, err := h.PutConnectorConfig(ctx, name, cfg, "", true); err != nil {
 			return fmt.Errorf("connector %s: %w", name, err)
@@ -248,7 +276,13 @@ func (h *Herder) refreshTasks(ctx context.Context, name string) {
 	configs, err := h.worker.TaskConfigs(tctx, name)
 	cancel()
 	if err != nil {
-		h.logger.Error("connector failed to generate task configs", "connector", name, "error", err)
+		// A failing connector logs its own failure; one that stopped
+		// meanwhile asks again when it starts.
+		if errors.Is(err, context.DeadlineExceeded) {
+			h.logger.Warn("the connector did not return its task configs in time; its tasks keep their configs", "connector", name, "timeout", runtime.TaskConfigTimeout)
+		} else {
+			h.logger.Debug("no task configs from the connector", "connector", name, "error", err)
+		}
 		return
 	}
 	h.writeMu.Lock()
@@ -305,85 +339,15 @@ func equalConfigs(a, b []map[string]string) bool {
 	return slices.EqualFunc(a, b, func(x, y map[string]string) bool { return maps.Equal(x, y) })
 }
 
-func (h *Herder) lookup(name string) (*connState, error) {
-	cs := h.connectors[name]
-	if cs == nil {
-		return nil, herder.NotFound("Connector %s not found", name)
-	}
-	return cs, nil
-}
-
-// Connectors lists connector names, sorted.
-func (h *Herder) Connectors(context.Context) ([]string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Sorted(maps.Keys(h.connectors)), nil
-}
-
-func (h *Herder) infoLocked(name string, cs *connState) *herder.ConnectorInfo {
-	info := &herder.ConnectorInfo{Name: name, Config: runtime.RedactConfig(h.reg, cs.config), Tasks: []herder.TaskID{}, Type: herder.TypeUnknown}
-	if p, ok := h.reg.LookupConnector(cs.config[runtime.KeyConnectorClass]); ok {
-		info.Type = runtime.ConnectorType(p)
-	}
-	for i := range cs.taskConfigs {
-		info.Tasks = append(info.Tasks, herder.TaskID{Connector: name, Task: i})
-	}
-	return info
-}
-
-// ConnectorInfo returns a connector's config and tasks.
-func (h *Herder) ConnectorInfo(_ context.Context, name string) (*herder.ConnectorInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	return h.infoLocked(name, cs), nil
-}
-
-// ConnectorConfig returns the stored config, passwords hidden.
-func (h *Herder) ConnectorConfig(_ context.Context, name string) (map[string]string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.RedactConfig(h.reg, cs.config), nil
-}
-
 // PutConnectorConfig validates and applies a connector config.
 func (h *Herder) PutConnectorConfig(_ context.Context, name string, config map[string]string, initial herder.TargetState, allowReplace bool) (bool, *herder.ConnectorInfo, error) {
-	config, err := h.validate(name, config, allowReplace)
+	config, err := h.PrepareConfig(name, config, allowReplace)
 	if err != nil {
 		return false, nil, err
 	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	return h.apply(name, config, initial, allowReplace)
-}
-
-// validate checks a config before any lock is taken: validation may call
-// the plugin (a JDBC connector checks its database).
-func (h *Herder) validate(name string, config map[string]string, allowReplace bool) (map[string]string, error) {
-	config = maps.Clone(config)
-	config[runtime.KeyName] = name
-	existing, oldConfig, _ := h.get(name)
-	if existing != nil && !allowReplace {
-		return nil, herder.Conflict("Connector %s already exists", name)
-	}
-	if existing != nil {
-		runtime.RestoreHidden(oldConfig, config)
-	}
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
-	if err != nil {
-		return nil, err
-	}
-	if infos.ErrorCount > 0 {
-		return nil, herder.BadRequest("%s", runtime.ErrorsMessage(infos))
-	}
-	return config, nil
 }
 
 // apply stores a validated config and (re)starts the connector; call with
@@ -397,7 +361,7 @@ func (h *Herder) apply(name string, config map[string]string, initial herder.Tar
 		// Same config: nothing to restart.
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return false, h.infoLocked(name, existing), nil
+		return false, h.Info(name, existing.stored()), nil
 	}
 	target := herder.TargetStarted
 	if initial != "" {
@@ -418,24 +382,16 @@ func (h *Herder) apply(name string, config map[string]string, initial herder.Tar
 	h.startConnector(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return existing == nil, h.infoLocked(name, cs), nil
+	return existing == nil, h.Info(name, cs.stored()), nil
 }
 
 // PatchConnectorConfig merges a partial config into the stored one.
 func (h *Herder) PatchConnectorConfig(_ context.Context, name string, patch map[string]*string) (*herder.ConnectorInfo, error) {
-	cs, config, _ := h.get(name)
-	if cs == nil {
-		return nil, herder.NotFound("Connector %s not found", name)
+	merged, err := h.PatchedConfig(name, patch)
+	if err != nil {
+		return nil, err
 	}
-	merged := maps.Clone(config)
-	for k, v := range patch {
-		if v == nil {
-			delete(merged, k)
-		} else {
-			merged[k] = *v
-		}
-	}
-	merged, err := h.validate(name, merged, true)
+	merged, err = h.PrepareConfig(name, merged, true)
 	if err != nil {
 		return nil, err
 	}
@@ -461,49 +417,6 @@ func (h *Herder) DeleteConnector(_ context.Context, name string) error {
 	return h.save()
 }
 
-// ConnectorStatus returns the connector's and its tasks' states.
-func (h *Herder) ConnectorStatus(_ context.Context, name string) (*herder.ConnectorStateInfo, error) {
-	h.mu.Lock()
-	cs := h.connectors[name]
-	h.mu.Unlock()
-	st, ok := h.status.Connector(name)
-	if !ok {
-		return nil, herder.NotFound("No status found for connector %s", name)
-	}
-	typ := herder.TypeUnknown
-	if cs != nil {
-		if p, ok := h.reg.LookupConnector(cs.config[runtime.KeyConnectorClass]); ok {
-			typ = runtime.ConnectorType(p)
-		}
-	}
-	return &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.status.Tasks(name), Type: typ}, nil
-}
-
-// TaskStatus returns one task's state.
-func (h *Herder) TaskStatus(_ context.Context, id herder.TaskID) (*herder.TaskState, error) {
-	st, ok := h.status.Task(id)
-	if !ok {
-		return nil, herder.NotFound("No status found for task %s", id)
-	}
-	return &st, nil
-}
-
-// Tasks returns the task configs, passwords hidden.
-func (h *Herder) Tasks(_ context.Context, name string) ([]herder.TaskInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cs, err := h.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	out := []herder.TaskInfo{}
-	for i, tc := range cs.taskConfigs {
-		redacted := runtime.RedactTaskConfig(h.reg, cs.config[runtime.KeyConnectorClass], tc)
-		out = append(out, herder.TaskInfo{ID: herder.TaskID{Connector: name, Task: i}, Config: redacted})
-	}
-	return out, nil
-}
-
 // RestartConnector restarts the connector instance only.
 func (h *Herder) RestartConnector(_ context.Context, name string) error {
 	h.writeMu.Lock()
@@ -521,40 +434,19 @@ func (h *Herder) RestartConnector(_ context.Context, name string) error {
 func (h *Herder) RestartConnectorAndTasks(_ context.Context, name string, includeTasks, onlyFailed bool) (*herder.ConnectorStateInfo, error) {
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
-	cs, config, _ := h.get(name)
-	if cs == nil {
-		return nil, herder.NotFound("Unknown connector: %s", name)
+	plan, err := h.PlanRestart(name, includeTasks, onlyFailed)
+	if err != nil {
+		return nil, err
 	}
-	st, ok := h.status.Connector(name)
-	if !ok {
-		return nil, herder.NotFound("Status for connector %s not found", name)
-	}
-	plan := &herder.ConnectorStateInfo{Name: name, Connector: st, Tasks: h.status.Tasks(name), Type: herder.TypeUnknown}
-	if p, ok := h.reg.LookupConnector(config[runtime.KeyConnectorClass]); ok {
-		plan.Type = runtime.ConnectorType(p)
-	}
-	restartConn := !onlyFailed || st.State == herder.StateFailed
-	if restartConn {
-		plan.Connector.State = herder.StateRestarting
-		plan.Connector.Trace = ""
-	}
-	var restartTasks []int
-	for i := range plan.Tasks {
-		t := &plan.Tasks[i]
-		if includeTasks && (!onlyFailed || t.State == herder.StateFailed) {
-			restartTasks = append(restartTasks, t.ID)
-			t.State, t.Trace = herder.StateRestarting, ""
-		}
-	}
-	if restartConn {
+	if plan.RestartConnector {
 		h.status.PutConnector(name, herder.StateRestarting, nil)
 		h.worker.StopConnector(name)
 		h.startConnector(name)
 	}
-	for _, t := range restartTasks {
+	for _, t := range plan.RestartTasks {
 		h.restartTask(herder.TaskID{Connector: name, Task: t})
 	}
-	return plan, nil
+	return plan.Status, nil
 }
 
 // restartTask stops and starts one task; call with writeMu held.
@@ -651,66 +543,13 @@ func (h *Herder) StopConnector(_ context.Context, name string) error {
 	return h.setTarget(name, herder.TargetStopped)
 }
 
-// ConnectorTopics returns the topics a connector used.
-func (h *Herder) ConnectorTopics(_ context.Context, name string) ([]string, error) {
-	if !h.cfg.Bool(runtime.WTopicTracking) {
-		return nil, herder.Forbidden("Topic tracking is disabled.")
-	}
-	return h.status.Topics(name), nil
-}
-
 // ResetConnectorTopics forgets the topics a connector used.
 func (h *Herder) ResetConnectorTopics(_ context.Context, name string) error {
-	if !h.cfg.Bool(runtime.WTopicTracking) {
-		return herder.Forbidden("Topic tracking is disabled.")
-	}
-	if !h.cfg.Bool(runtime.WTopicTrackingReset) {
-		return herder.Forbidden("Topic tracking reset is disabled.")
+	if err := h.CheckTopicsReset(); err != nil {
+		return err
 	}
 	h.status.ResetTopics(name)
 	return nil
-}
-
-// ValidateConfig validates a connector config.
-func (h *Herder) ValidateConfig(_ context.Context, config map[string]string) (*herder.ConfigInfos, error) {
-	infos, _, err := runtime.ValidateConnectorConfig(h.reg, config, runtime.WithWorker(h.cfg, h.logger))
-	return infos, err
-}
-
-// PluginConfig describes a plugin's config keys.
-func (h *Herder) PluginConfig(_ context.Context, plugin string) ([]herder.ConfigKeyInfo, error) {
-	return runtime.PluginConfig(h.reg, plugin)
-}
-
-// Plugins lists the installed plugins.
-func (h *Herder) Plugins(_ context.Context, connectorsOnly bool) ([]herder.PluginInfo, error) {
-	return runtime.PluginInfos(h.reg, connectorsOnly), nil
-}
-
-// ServerInfo reports the version and the Kafka cluster id.
-func (h *Herder) ServerInfo(ctx context.Context) (*herder.ServerInfo, error) {
-	id, err := h.ClusterID(ctx)
-	if err != nil {
-		return nil, herder.Internal(err, "Could not reach the Kafka cluster: %v", err)
-	}
-	return &herder.ServerInfo{Version: h.version.Version, Commit: h.version.Commit, KafkaClusterID: id}, nil
-}
-
-// ClusterID returns the Kafka cluster id, asking the brokers once.
-func (h *Herder) ClusterID(ctx context.Context) (string, error) {
-	h.clusterMu.Lock()
-	defer h.clusterMu.Unlock()
-	if h.clusterID != "" {
-		return h.clusterID, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	md, err := h.admin.BrokerMetadata(ctx)
-	if err != nil {
-		return "", err
-	}
-	h.clusterID = md.Cluster
-	return h.clusterID, nil
 }
 
 // Health reports whether startup completed.

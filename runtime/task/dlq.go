@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferryhq/ferry/connect"
 	json "github.com/ferryhq/ferry/internal/javajson"
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/herder"
 )
 
@@ -34,6 +35,10 @@ type DeadLetterQueue struct {
 	// KafkaOpts are the producer's client settings (seeds, security, the
 	// worker's producer.* and the connector's producer.override.*).
 	KafkaOpts []kgo.Opt
+	// AdminOpts, when set, configure the admin client that creates the
+	// topic (Apache: the worker's top-level and admin.* keys and the
+	// connector's admin.override.*); without them the producer creates it.
+	AdminOpts []kgo.Opt
 }
 
 // PluginClasses names the Java classes of a task's plugins, for the
@@ -118,7 +123,19 @@ func openDLQ(ctx context.Context, cfg DeadLetterQueue, id herder.TaskID, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("Could not initialize dead letter queue with topic=%s: %w", cfg.Topic, err)
 	}
-	if err := ensureDLQTopic(ctx, client, cfg, log); err != nil {
+	if err := kafkaclient.Probe(ctx, client); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("Could not initialize dead letter queue with topic=%s: producer: %w", cfg.Topic, err)
+	}
+	admin := client
+	if len(cfg.AdminOpts) > 0 {
+		if admin, err = kgo.NewClient(cfg.AdminOpts...); err != nil {
+			client.Close()
+			return nil, fmt.Errorf("Could not initialize dead letter queue with topic=%s: %w", cfg.Topic, err)
+		}
+		defer admin.Close()
+	}
+	if err := ensureDLQTopic(ctx, admin, cfg, log); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("Could not initialize dead letter queue with topic=%s: %w", cfg.Topic, err)
 	}

@@ -194,7 +194,13 @@ func (s *Sink) run(ctx context.Context) {
 		s.rep.failure(err)
 		return
 	}
-	client, err := kgo.NewClient(s.clientOpts()...)
+	// The client's own context ends when the task is abandoned (Cancel), so
+	// that requests in flight fail at once rather than at their deadline
+	// (kgo does not give up on a written request when its caller's context
+	// ends), or when closing the client takes too long (see closeConsumer).
+	clientCtx, abandonClient := context.WithCancel(ctx)
+	defer abandonClient()
+	client, err := kgo.NewClient(append(s.clientOpts(), kgo.WithContext(clientCtx))...)
 	if err != nil {
 		s.rep.failure(fmt.Errorf("create consumer: %w", err))
 		s.stopTask()
@@ -207,7 +213,7 @@ func (s *Sink) run(ctx context.Context) {
 		s.mu.Lock()
 		s.closing = true
 		s.mu.Unlock()
-		client.CloseAllowingRebalance()
+		closeConsumer(client, abandonClient, s.ctl.isCancelled())
 	}()
 	if err := kafkaclient.Probe(ctx, client); err != nil {
 		s.rep.failure(fmt.Errorf("consumer %s: %w", s.spec.ID, err))
@@ -222,6 +228,30 @@ func (s *Sink) run(ctx context.Context) {
 	s.finish(ctx)
 	s.stopTask()
 	s.rep.shutdown()
+}
+
+// leaveTimeout bounds how long a closing consumer tries to leave its group.
+// kgo's Close has no deadline: it waits for a join in flight (up to the
+// rebalance timeout plus 10 s per attempt) and then for the LeaveGroup
+// request, which is about forever when the broker stopped answering.
+const leaveTimeout = 3 * time.Second
+
+// closeConsumer leaves the group, waiting at most leaveTimeout, and closes
+// the client; abandon cancels the client's context, failing what it still
+// has in flight, when the leave did not finish in time. An abandoned
+// (cancelled) task does not try to leave at all.
+func closeConsumer(client *kgo.Client, abandon context.CancelFunc, cancelled bool) {
+	client.AllowRebalance()
+	if cancelled {
+		abandon()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		if err := client.LeaveGroupContext(ctx); err != nil && ctx.Err() != nil {
+			abandon() // the group then sees a session timeout instead
+		}
+		cancel()
+	}
+	client.Close()
 }
 
 func (s *Sink) stopTask() {
@@ -607,10 +637,29 @@ func (s *Sink) deliver(ctx context.Context, batch []*connect.SinkRecord) (delive
 		if _, stopping, gen := s.ctl.state(); !stopping && wait > 0 {
 			s.ctl.sleep(ctx, gen, wait)
 		}
-		if _, stopping, _ := s.ctl.state(); stopping || ctx.Err() != nil {
+		if _, stopping, _ := s.ctl.state(); stopping || ctx.Err() != nil || !s.holdWhilePaused(ctx) {
 			s.endRetryPause()
 			return false, nil
 		}
+	}
+}
+
+// holdWhilePaused applies a pause asked for while a batch waits to be
+// redelivered, as Apache's task loop does between two attempts: the task
+// reports PAUSED at once and Put is not called again until it is resumed.
+// The batch is kept for then. It reports false if the task is stopped
+// meanwhile.
+func (s *Sink) holdWhilePaused(ctx context.Context) bool {
+	for {
+		paused, stopping, gen := s.ctl.state()
+		if stopping || ctx.Err() != nil {
+			return false
+		}
+		s.applyTargetState(paused)
+		if !paused {
+			return true
+		}
+		s.ctl.sleep(ctx, gen, 0) // until the next state change
 	}
 }
 

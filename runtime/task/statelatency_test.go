@@ -121,3 +121,41 @@ func waitAssigned(t *testing.T, s *Sink) {
 	})
 	time.Sleep(500 * time.Millisecond)
 }
+
+// A pause asked for while a batch waits to be redelivered (Put returned a
+// Retriable error) takes effect at once, not when Put accepts the batch:
+// the task reports PAUSED and Put is not called again until the resume,
+// after which the batch is delivered.
+func TestSinkPauseWhileRedelivering(t *testing.T) {
+	ss := newSinkSetup(t)
+	produceValues(t, ss.bootstrap, ss.topic, "v0")
+	ev := &stampedEvents{}
+	task := newCollectingSink()
+	task.failOn, task.retries = "v0", 1<<30
+	task.retryTimeout = 10 * time.Millisecond
+	s := ss.newSink(t, task, nil, func(sp *Spec) { sp.Listener = ev })
+	runTask(t, s)
+	testbed.WaitFor(t, 30*time.Second, 5*time.Millisecond, func() (bool, string) {
+		return task.puts.Load() >= 3, "Put not retried"
+	})
+	start := time.Now()
+	s.SetPaused(true)
+	ev.waitFor(t, "pause", 1)
+	t.Logf("paused %v after the request, during redelivery", ev.last("pause").Sub(start))
+	if d := ev.last("pause").Sub(start); d > 5*time.Second {
+		t.Fatalf("pause took %v", d)
+	}
+	puts := task.puts.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := task.puts.Load(); n > puts+1 { // one Put may have been under way
+		t.Fatalf("%d Puts while paused", n-puts)
+	}
+	task.mu.Lock()
+	task.retries = 0 // the sink accepts the batch from now on
+	task.mu.Unlock()
+	s.SetPaused(false)
+	ev.waitFor(t, "resume", 1)
+	if got := task.waitValues(t, 1); got[0] != "v0" {
+		t.Fatalf("got %v", got)
+	}
+}

@@ -59,10 +59,11 @@ type Log struct {
 	cfg Config
 	log *slog.Logger
 
-	client *kgo.Client
-	admin  *kadm.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	client  *kgo.Client
+	abandon context.CancelFunc // cancels the client's context
+	admin   *kadm.Client
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu sync.Mutex
 	// pos is the next offset to consume per partition (last consumed + 1).
@@ -119,11 +120,17 @@ func (l *Log) Start(ctx context.Context) error {
 		opts = append(opts, kgo.ClientID(l.cfg.ClientID))
 	}
 	opts = append(opts, l.cfg.ClientOpts...)
+	// Stop cancels the client's context before closing it: Close would
+	// otherwise wait for requests in flight to a broker that stopped
+	// answering.
+	clientCtx, abandon := context.WithCancel(context.Background())
+	opts = append(opts, kgo.WithContext(clientCtx))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		abandon()
 		return fmt.Errorf("kafkalog %s: new client: %w", l.cfg.Topic, err)
 	}
-	l.client = cl
+	l.client, l.abandon = cl, abandon
 	l.admin = kadm.NewClient(cl)
 	// A TLS, SASL or ACL problem stops the worker's start at once with a
 	// clear error, rather than after the admin requests' retries.
@@ -137,7 +144,9 @@ func (l *Log) Start(ctx context.Context) error {
 			spec.Name = l.cfg.Topic
 		}
 		if err := EnsureTopic(ctx, l.admin, spec, l.cfg.Logger); err != nil {
+			abandon()
 			cl.Close()
+			l.client = nil
 			return err
 		}
 	}
@@ -164,6 +173,7 @@ func (l *Log) Stop() {
 		l.cancel = nil
 	}
 	if l.client != nil {
+		l.abandon()
 		l.client.Close()
 		l.client = nil
 	}

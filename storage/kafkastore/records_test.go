@@ -123,8 +123,20 @@ func TestDecodeValues(t *testing.T) {
 		t.Errorf("session key %+v %v", k, err)
 	}
 	st, err := decodeStatus([]byte(`{"state":"FAILED","trace":"x","worker_id":"w:1","generation":4}`))
-	if err != nil || st != (statusValue{lifecycle.StateFailed, "x", "w:1", 4, ""}) {
+	if err != nil || st != (statusValue{lifecycle.StateFailed, "x", "w:1", 4, "", nil}) {
 		t.Errorf("status %+v %v", st, err)
+	}
+	// Ferry's restart field round-trips and stays out of the way otherwise.
+	r := &lifecycle.RestartInfo{Attempts: 3, NextAttempt: "2026-12-04T17:21:08Z"}
+	b := encodeStatusRestart(lifecycle.StateFailed, "x", "w:1", 4, "1.0", r)
+	if want := `{"state":"FAILED","trace":"x","worker_id":"w:1","generation":4,"version":"1.0","restart":{"attempts":3,"next_attempt":"2026-12-04T17:21:08Z"}}`; string(b) != want {
+		t.Errorf("encoded %s, want %s", b, want)
+	}
+	if st, err := decodeStatus(b); err != nil || st.restart == nil || *st.restart != *r {
+		t.Errorf("decoded restart %+v %v", st.restart, err)
+	}
+	if b := encodeStatusRestart(lifecycle.StateRunning, "", "w:1", 4, "", nil); string(b) != string(EncodeStatus(lifecycle.StateRunning, "", "w:1", 4, "")) {
+		t.Errorf("no restart state changed the record: %s", b)
 	}
 	ts, err := decodeTopicStatus([]byte(`{"topic":{"name":"t","connector":"c","task":2,"discoverTimestamp":5}}`))
 	if err != nil || ts != (TopicStatus{"t", "c", 2, 5}) {

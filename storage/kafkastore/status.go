@@ -47,6 +47,9 @@ type ConnectorStatus struct {
 	// Version is the connector plugin's version ("" is written as null,
 	// as Apache does for UNASSIGNED). Apache 4.1+ writes it.
 	Version string
+	// Restart is Ferry's automatic restart state, an extra "restart" field
+	// that Apache's readers ignore; nil writes none.
+	Restart *lifecycle.RestartInfo
 }
 
 // TaskStatus is a task's status record.
@@ -58,6 +61,8 @@ type TaskStatus struct {
 	Generation int
 	// Version is the task plugin's version ("" is written as null).
 	Version string
+	// Restart is as for ConnectorStatus.
+	Restart *lifecycle.RestartInfo
 }
 
 // TopicStatus records that a connector's task used a topic.
@@ -75,6 +80,7 @@ type statusValue struct {
 	workerID   string
 	generation int
 	version    string
+	restart    *lifecycle.RestartInfo
 }
 
 // EncodeStatus is the value of a connector or task status record:
@@ -97,6 +103,21 @@ func EncodeStatus(state lifecycle.State, trace, workerID string, generation int,
 		out = append(out, quote(version)...)
 	}
 	return append(out, '}')
+}
+
+// encodeStatusRestart is EncodeStatus plus Ferry's "restart" field, when
+// there is one: {"attempts":N,"next_attempt":"…"} as the REST status shows it.
+func encodeStatusRestart(state lifecycle.State, trace, workerID string, generation int, version string, r *lifecycle.RestartInfo) []byte {
+	out := EncodeStatus(state, trace, workerID, generation, version)
+	if r == nil {
+		return out
+	}
+	out = fmt.Appendf(out[:len(out)-1], `,"restart":{"attempts":%d`, r.Attempts)
+	if r.NextAttempt != "" {
+		out = append(out, `,"next_attempt":`...)
+		out = append(out, quote(r.NextAttempt)...)
+	}
+	return append(out, "}}"...)
 }
 
 // EncodeTopicStatus is the value of a topic status record.
@@ -131,6 +152,11 @@ func decodeStatus(value []byte) (statusValue, error) {
 		return statusValue{}, errors.New(`invalid "generation" field`)
 	}
 	v.generation = int(g)
+	if r, ok := m["restart"].(map[string]any); ok {
+		n, _ := asInt(r["attempts"])
+		v.restart = &lifecycle.RestartInfo{Attempts: int(n)}
+		v.restart.NextAttempt, _ = r["next_attempt"].(string)
+	}
 	return v, nil
 }
 
@@ -311,7 +337,7 @@ func canWriteSafely(old statusValue, ok bool, workerID string, generation int) b
 
 // PutConnector writes a connector status.
 func (s *StatusStore) PutConnector(ctx context.Context, st ConnectorStatus) error {
-	return s.write(ctx, ConnectorStatusKey(st.Name), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation, st.Version))
+	return s.write(ctx, ConnectorStatusKey(st.Name), encodeStatusRestart(st.State, st.Trace, st.WorkerID, st.Generation, st.Version, st.Restart))
 }
 
 // PutConnectorSafe writes a connector status only when canWriteSafely
@@ -329,7 +355,7 @@ func (s *StatusStore) PutConnectorSafe(ctx context.Context, st ConnectorStatus) 
 
 // PutTask writes a task status.
 func (s *StatusStore) PutTask(ctx context.Context, st TaskStatus) error {
-	return s.write(ctx, TaskStatusKey(st.ID), EncodeStatus(st.State, st.Trace, st.WorkerID, st.Generation, st.Version))
+	return s.write(ctx, TaskStatusKey(st.ID), encodeStatusRestart(st.State, st.Trace, st.WorkerID, st.Generation, st.Version, st.Restart))
 }
 
 // PutTaskSafe is PutConnectorSafe for tasks.
@@ -371,7 +397,7 @@ func (s *StatusStore) ConnectorStatus(name string) (ConnectorStatus, bool) {
 	if !ok {
 		return ConnectorStatus{}, false
 	}
-	return ConnectorStatus{Name: name, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version}, true
+	return ConnectorStatus{Name: name, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version, Restart: v.restart}, true
 }
 
 // Connectors returns the names of connectors with a status, sorted.
@@ -389,7 +415,7 @@ func (s *StatusStore) TaskStatus(id lifecycle.TaskID) (TaskStatus, bool) {
 	if !ok {
 		return TaskStatus{}, false
 	}
-	return TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version}, true
+	return TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version, Restart: v.restart}, true
 }
 
 // TaskStatuses returns the task statuses of a connector, by id.
@@ -398,7 +424,7 @@ func (s *StatusStore) TaskStatuses(connector string) []TaskStatus {
 	var out []TaskStatus
 	for id, v := range s.tasks {
 		if id.Connector == connector {
-			out = append(out, TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version})
+			out = append(out, TaskStatus{ID: id, State: v.state, Trace: v.trace, WorkerID: v.workerID, Generation: v.generation, Version: v.version, Restart: v.restart})
 		}
 	}
 	s.mu.RUnlock()

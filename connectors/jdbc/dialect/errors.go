@@ -80,3 +80,44 @@ func IsTransient(err error) bool {
 	}
 	return false
 }
+
+// IsUnreachable reports whether err says the database could not be reached
+// or went away: a refused, reset or lost connection, a server shutting down
+// or starting up, too many connections. Unlike a deadlock or a lock
+// timeout it says nothing about the work, so the work may wait for as long
+// as the outage lasts. A refused login is not unreachable.
+func IsUnreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		switch myErr.Number {
+		case 1040, 1053, 2006, 2013:
+			return true
+		}
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if len(pgErr.Code) >= 2 && pgErr.Code[:2] == "08" {
+			return true
+		}
+		switch pgErr.Code {
+		case "53300", "57P01", "57P02", "57P03":
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr)
+}

@@ -34,3 +34,25 @@ func TestIsTransient(t *testing.T) {
 		}
 	}
 }
+
+func TestIsUnreachable(t *testing.T) {
+	unreachable := []error{
+		driver.ErrBadConn, mysql.ErrInvalidConn, io.EOF, syscall.ECONNREFUSED, syscall.ECONNRESET,
+		&mysql.MySQLError{Number: 2013}, &mysql.MySQLError{Number: 1053},
+		&pgconn.PgError{Code: "08006"}, &pgconn.PgError{Code: "57P03"},
+	}
+	for _, err := range unreachable {
+		if !IsUnreachable(fmt.Errorf("upserting: %w", err)) {
+			t.Errorf("%v (%T) not unreachable", err, err)
+		}
+	}
+	reachable := []error{
+		&mysql.MySQLError{Number: 1213, Message: "Deadlock found"}, &mysql.MySQLError{Number: 1045, Message: "Access denied"},
+		&pgconn.PgError{Code: "40P01"}, &pgconn.PgError{Code: "28P01"}, errors.New("syntax"), nil,
+	}
+	for _, err := range reachable {
+		if IsUnreachable(err) {
+			t.Errorf("%v (%T) unreachable", err, err)
+		}
+	}
+}

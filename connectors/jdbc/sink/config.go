@@ -20,11 +20,12 @@
 // multi-row upsert keeps only the last row of each key.
 //
 // Differences from Confluent's connector:
-//   - Only transient database errors (lost connection, deadlock, lock
-//     timeout, SQLite busy) are retried through connect.Retriable, up to
-//     max.retries times in a row; constraint violations and other
-//     permanent errors fail the task (or go to the dead letter queue) at
-//     once instead of after max.retries × retry.backoff.ms.
+//   - Only transient database errors (deadlock, lock timeout, SQLite
+//     busy) are retried through connect.Retriable, up to max.retries times
+//     in a row; constraint violations and other permanent errors fail the
+//     task (or go to the dead letter queue) at once instead of after
+//     max.retries × retry.backoff.ms. An unreachable database is retried
+//     for as long as it stays unreachable, without using up max.retries.
 //   - On MySQL/MariaDB, CREATE TABLE and ALTER TABLE commit implicitly, so
 //     the rows written earlier in the same Put are committed with them;
 //     redelivery after a failure is harmless with upsert.
@@ -164,7 +165,9 @@ func ConfigDef() *connect.ConfigDef {
 
 	order = 0
 	d.Define(connect.ConfigKey{Name: MaxRetries, Type: connect.TypeInt, Default: 10, Validator: connect.AtLeast(0), Importance: connect.Medium, Group: groupRetries, OrderInGroup: next(), Width: connect.WidthShort, DisplayName: "Maximum Retries",
-		Doc: "How many times a batch that failed with a transient database error (lost connection, deadlock, lock timeout) is redelivered before the task fails."})
+		Doc: "How many times a batch that failed with a transient database error (deadlock, lock timeout) is redelivered before the task fails. " +
+			"An unreachable database (refused or lost connection, server restarting) does not use these up: the batch is redelivered for as long as the outage lasts, " +
+			"retry.backoff.ms doubled on each redelivery up to 10 s, and a task started during the outage connects when records arrive."})
 	d.Define(connect.ConfigKey{Name: RetryBackoff, Type: connect.TypeInt, Default: 3000, Validator: connect.AtLeast(0), Importance: connect.Medium, Group: groupRetries, OrderInGroup: next(), Width: connect.WidthShort, DisplayName: "Retry Backoff (millis)",
 		Doc: "Wait before a failed batch is redelivered, in milliseconds."})
 	return d

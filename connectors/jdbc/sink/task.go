@@ -24,7 +24,9 @@ type Task struct {
 	db       *sql.DB
 	reporter connect.ErrantRecordReporter
 
+	target      dialect.Target
 	retriesLeft int
+	outage      int // redeliveries in a row because the database was unreachable
 	// layouts remembers, per table, the layout whose columns were checked
 	// against the database, so steady streams skip the metadata queries.
 	layouts map[dialect.TableID]*layout
@@ -37,13 +39,15 @@ type Task struct {
 var _ connect.SinkTask = (*Task)(nil)
 
 // Start parses the config and connects, trying connection.attempts times.
+// A database that is unreachable still (rather than one refusing the
+// login) does not fail the task: Put connects once it is back.
 func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map[string]string) error {
 	s, err := parseSettings(config)
 	if err != nil {
 		return err
 	}
 	t.s, t.tc, t.log = s, tc, tc.Logger()
-	t.retriesLeft = s.maxRetries
+	t.retriesLeft, t.outage = s.maxRetries, 0
 	t.layouts = map[dialect.TableID]*layout{}
 	t.tables = map[string]dialect.TableID{}
 	t.reported = map[*connect.SinkRecord]bool{}
@@ -61,13 +65,14 @@ func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map
 		// with SQLITE_BUSY instead of queueing behind busy_timeout.
 		target.DSN += "&_txlock=immediate"
 	}
+	t.target = target
 	for attempt := 1; ; attempt++ {
-		t.db, err = dialect.OpenTarget(ctx, target)
+		err = t.open(ctx)
 		if err == nil {
-			break
+			return nil
 		}
 		if attempt >= s.attempts {
-			return fmt.Errorf("JDBC sink could not connect after %d attempts: %w", attempt, err)
+			break
 		}
 		t.log.Warn("database connection failed; retrying", "attempt", attempt, "err", err)
 		select {
@@ -76,7 +81,20 @@ func (t *Task) Start(ctx context.Context, tc connect.SinkTaskContext, config map
 		case <-time.After(s.attemptBackoff):
 		}
 	}
-	t.log.Info("JDBC sink connected", "database", target.Redacted(), "dialect", s.dialect.Name())
+	if !dialect.IsUnreachable(err) {
+		return fmt.Errorf("JDBC sink could not connect after %d attempts: %w", s.attempts, err)
+	}
+	t.log.Warn("the database is unreachable; the task connects when records arrive", "attempts", s.attempts, "err", err)
+	return nil
+}
+
+func (t *Task) open(ctx context.Context) error {
+	db, err := dialect.OpenTarget(ctx, t.target)
+	if err != nil {
+		return err
+	}
+	t.db = db
+	t.log.Info("JDBC sink connected", "database", t.target.Redacted(), "dialect", t.s.dialect.Name())
 	return nil
 }
 
@@ -94,18 +112,42 @@ func (t *Task) Stop() error {
 // (lost connection, deadlock) becomes connect.Retriable up to max.retries
 // times in a row, so the runtime redelivers the batch after
 // retry.backoff.ms; other errors fail the task.
+//
+// An unreachable database (refused or lost connection, server restarting)
+// does not use up max.retries: the batch is redelivered for as long as the
+// outage lasts, retry.backoff.ms apart at first and at most 10 s apart
+// later (or retry.backoff.ms when that is longer).
 func (t *Task) Put(ctx context.Context, records []*connect.SinkRecord) error {
 	if len(records) == 0 {
 		return nil
 	}
 	clear(t.reported)
-	err := t.write(ctx, records)
+	var err error
+	if t.db == nil {
+		err = t.open(ctx)
+	}
 	if err == nil {
-		t.retriesLeft = t.s.maxRetries
+		err = t.write(ctx, records)
+	}
+	if err == nil {
+		if t.outage > 0 {
+			t.log.Info("the database is reachable again; the batch was written", "redeliveries", t.outage)
+		}
+		t.retriesLeft, t.outage = t.s.maxRetries, 0
 		return nil
 	}
 	// DDL may have been rolled back with the transaction: check again.
 	clear(t.layouts)
+	if dialect.IsUnreachable(err) && ctx.Err() == nil {
+		t.outage++
+		wait := outageBackoff(t.s.retryBackoff, t.outage)
+		t.log.Warn("the database is unreachable; the batch will be redelivered", "redelivery", t.outage, "backoff", wait, "err", err)
+		t.tc.SetRetryTimeout(wait)
+		return connect.Retriable(err)
+	}
+	if t.db == nil {
+		return fmt.Errorf("JDBC sink could not connect: %w", err)
+	}
 	var de *connect.DataError
 	if !errors.As(err, &de) && isTransient(err) && t.retriesLeft > 0 && ctx.Err() == nil {
 		t.retriesLeft--
@@ -176,6 +218,19 @@ const ddlRaceAttempts = 3
 // errDDLRace marks a write that kept losing the race to create or evolve
 // a table; it is transient, so the batch is redelivered.
 var errDDLRace = errors.New("the table was created or evolved concurrently by another writer")
+
+// outageBackoff is the wait before the n-th redelivery (n ≥ 1) during an
+// outage: base (at least 100 ms) doubling up to 10 s, or base when that is
+// longer, so that the end of an outage is noticed within 10 s.
+func outageBackoff(base time.Duration, n int) time.Duration {
+	base = max(base, 100*time.Millisecond)
+	ceiling := max(base, 10*time.Second)
+	d := base
+	for i := 1; i < n && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
 
 // isTransient reports whether a failed write may succeed when tried again.
 func isTransient(err error) bool {

@@ -53,6 +53,11 @@ var (
 // start the connector again once it is back. A refused login or a bad
 // config is not.
 func (c *Connector) Start(ctx context.Context, cc connect.ConnectorContext, config map[string]string) error {
+	if c.mon != nil {
+		// Started again without a Stop: do not leak the previous pool.
+		c.mon.stop()
+		c.mon = nil
+	}
 	s, err := parse(config)
 	if err != nil {
 		return fmt.Errorf("JdbcSourceConnector could not start because of an error in the configuration: %w", err)

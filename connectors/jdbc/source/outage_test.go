@@ -3,9 +3,6 @@ package source
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,57 +10,10 @@ import (
 	"github.com/ferryhq/ferry/internal/testbed"
 )
 
-// privateMariaDB is a MariaDB server of the test's own, started with
-// scripts/testbed.sh, that the test may stop and start again. Each start
-// begins with an empty data directory.
-type privateMariaDB struct {
-	t      *testing.T
-	script string
-	dir    string
-	port   int
-}
-
-func startPrivateMariaDB(t *testing.T) *privateMariaDB {
-	t.Helper()
-	if os.Getenv(testbed.EnvMySQL) == "" {
-		t.Skipf("needs the test bed's MariaDB (%s set, scripts/testbed.sh install)", testbed.EnvMySQL)
-	}
-	script, err := filepath.Abs("../../../scripts/testbed.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// mariadbd runs as user mysql, which must reach the directory.
-	dir, err := os.MkdirTemp("", "ferry-jdbc-outage-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	m := &privateMariaDB{t: t, script: script, dir: dir, port: testbed.FreePort(t)}
-	t.Cleanup(func() {
-		m.stop()
-		os.RemoveAll(dir)
-	})
-	m.start()
-	return m
-}
-
-func (m *privateMariaDB) run(args ...string) {
-	m.t.Helper()
-	out, err := exec.Command(m.script, append(args, "--dir", m.dir)...).CombinedOutput()
-	if err != nil {
-		m.t.Fatalf("testbed.sh %v: %v\n%s", args, err, out)
-	}
-}
-
-func (m *privateMariaDB) start() { m.run("start-mariadb", "--port", fmt.Sprint(m.port)) }
-func (m *privateMariaDB) stop()  { m.run("stop-mariadb") }
-
-func (m *privateMariaDB) db(t *testing.T) *testDB {
-	dsn := fmt.Sprintf("ferry:ferry@tcp(127.0.0.1:%d)/ferry", m.port)
-	return &testDB{kind: "mysql", url: fmt.Sprintf("jdbc:mysql://127.0.0.1:%d/ferry?user=ferry&password=ferry", m.port),
-		db: testbed.OpenDB(t, testbed.DriverMySQL, dsn), fqn: func(tb string) string { return "ferry." + tb },
+// privateDB is the testDB of a private MariaDB server.
+func privateDB(t *testing.T, m *testbed.Private) *testDB {
+	return &testDB{kind: "mysql", url: fmt.Sprintf("jdbc:mysql://127.0.0.1:%d/ferry?user=ferry&password=ferry", m.Port),
+		db: testbed.OpenDB(t, testbed.DriverMySQL, m.MySQLDSN()), fqn: func(tb string) string { return "ferry." + tb },
 		serial: "INT AUTO_INCREMENT PRIMARY KEY", ts: "DATETIME(3)", dec: "DECIMAL(10,2)"}
 }
 
@@ -73,8 +23,8 @@ func (m *privateMariaDB) db(t *testing.T) *testDB {
 // errors; once the database is back the connector starts and the task
 // goes on from its offset without being restarted.
 func TestDatabaseOutage(t *testing.T) {
-	m := startPrivateMariaDB(t)
-	d := m.db(t)
+	m := testbed.PrivateMariaDB(t)
+	d := privateDB(t, m)
 	d.createOrders(t, "orders")
 	for i := 1; i <= 3; i++ {
 		d.insertOrder(t, "orders", i, 1, "1.00", "NEW", "2024-01-15 09:50:00")
@@ -86,7 +36,9 @@ func TestDatabaseOutage(t *testing.T) {
 	r := startTask(t, cfg, &memOffsets{})
 	r.pollUntil(3)
 
-	m.stop()
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
 	c := &Connector{}
 	err := c.Start(context.Background(), &connCtx{}, cfg)
@@ -107,11 +59,11 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
-	m.start()
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
 	back := time.Now()
-	d = m.db(t)
-	d.createOrders(t, "orders")
-	for i := 1; i <= 5; i++ {
+	for i := 4; i <= 5; i++ {
 		d.insertOrder(t, "orders", i, 1, "1.00", "NEW", "2024-01-15 09:50:00")
 	}
 	if err := c.Start(context.Background(), &connCtx{}, cfg); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/connectors/jdbc/dialect"
 )
 
 // wholeSecondTable creates a table whose timestamp column keeps whole
@@ -86,7 +87,7 @@ func TestUpdatesWithinOneSecond(t *testing.T) {
 					collect(r.poll())
 					update(second)
 					// Two seconds later the second has long ended.
-					end := time.Now().Add(2500 * time.Millisecond)
+					end := time.Now().Add(3 * time.Second)
 					for time.Now().Before(end) {
 						collect(r.poll())
 					}
@@ -122,19 +123,21 @@ func toInt(v any) int64 {
 func TestTickOf(t *testing.T) {
 	cases := []struct {
 		c    columnInfo
+		kind dialect.Kind
 		want time.Duration
 	}{
-		{columnInfo{typ: "datetime", precision: 0}, time.Second},
-		{columnInfo{typ: "timestamp", precision: 3}, time.Millisecond},
-		{columnInfo{typ: "timestamp without time zone", precision: 6}, time.Microsecond},
-		{columnInfo{typ: "date", precision: 0}, 24 * time.Hour},
-		{columnInfo{typ: "DATE", precision: -1}, 24 * time.Hour},
-		{columnInfo{typ: "TEXT", precision: -1}, time.Second},
-		{columnInfo{typ: "TIMESTAMP", precision: -1}, time.Second},
-		{columnInfo{typ: "TIMESTAMP(3)", precision: declaredPrecision("TIMESTAMP(3)")}, time.Millisecond},
+		{columnInfo{typ: "datetime", precision: 0}, dialect.KindMySQL, time.Second},
+		{columnInfo{typ: "timestamp", precision: 3}, dialect.KindMySQL, time.Millisecond},
+		{columnInfo{typ: "timestamp without time zone", precision: 6}, dialect.KindPostgreSQL, time.Microsecond},
+		{columnInfo{typ: "date", precision: 0}, dialect.KindPostgreSQL, 24 * time.Hour},
+		{columnInfo{typ: "date", precision: -1}, dialect.KindMySQL, 24 * time.Hour},
+		{columnInfo{typ: "DATE", precision: -1}, dialect.KindSQLite, time.Second},
+		{columnInfo{typ: "TEXT", precision: -1}, dialect.KindSQLite, time.Second},
+		{columnInfo{typ: "TIMESTAMP", precision: -1}, dialect.KindSQLite, time.Second},
+		{columnInfo{typ: "TIMESTAMP(3)", precision: declaredPrecision("TIMESTAMP(3)")}, dialect.KindSQLite, time.Millisecond},
 	}
 	for _, c := range cases {
-		if got := tickOf(c.c); got != c.want {
+		if got := tickOf(c.c, c.kind); got != c.want {
 			t.Errorf("%+v: tick %v, want %v", c.c, got, c.want)
 		}
 	}

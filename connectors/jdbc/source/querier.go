@@ -192,7 +192,7 @@ func (q *querier) prepare(ctx context.Context, db *sql.DB) error {
 				}
 				resolved[i] = n
 				anyNotNull = anyNotNull || info[n].notNull
-				q.tick = max(q.tick, tickOf(info[n]))
+				q.tick = max(q.tick, tickOf(info[n], q.d.Kind()))
 			}
 			q.tsColumns = resolved
 			if q.s.validateNonNull && !anyNotNull {
@@ -438,7 +438,7 @@ func (q *querier) describe(rows *sql.Rows) error {
 			if p, _, ok := cts[idx].DecimalSize(); ok {
 				ci.precision = int(p)
 			}
-			q.tick = max(q.tick, tickOf(ci))
+			q.tick = max(q.tick, tickOf(ci, q.d.Kind()))
 		}
 	}
 	return nil

@@ -314,10 +314,11 @@ func declaredPrecision(typ string) int {
 // for a DATE, 10^-precision s for a date-time type whose precision the
 // catalog gives, and a whole second otherwise (a text column, SQLite's
 // CURRENT_TIMESTAMP, a type the catalog says nothing about). Guessing too
-// coarse only delays rows; guessing too fine can lose updates.
-func tickOf(c columnInfo) time.Duration {
+// coarse only delays rows; guessing too fine can lose updates. SQLite's
+// declared types are only names: a column declared DATE may hold times.
+func tickOf(c columnInfo, kind dialect.Kind) time.Duration {
 	t := strings.ToLower(strings.TrimSpace(c.typ))
-	if t == "date" {
+	if t == "date" && kind != dialect.KindSQLite {
 		return 24 * time.Hour
 	}
 	if c.precision < 0 || !(strings.Contains(t, "time") || strings.Contains(t, "date")) {

@@ -428,7 +428,7 @@ func (m *Member) heartbeat(ctx context.Context, gen int32, id string, events cha
 		req.Generation = gen
 		req.MemberID = id
 		reqCtx, cancel := context.WithTimeout(ctx, m.cfg.SessionTimeout)
-		resp, err := req.RequestWith(reqCtx, m.cfg.Client)
+		resp, err := request[*kmsg.HeartbeatResponse](reqCtx, m.cfg.Client, req)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -484,7 +484,7 @@ func (m *Member) joinAndSync(ctx context.Context) (done bool, err error) {
 	join.ProtocolType = ProtocolType
 	join.Protocols = protos
 	joinCtx, cancel := context.WithTimeout(ctx, m.cfg.RebalanceTimeout+m.cfg.SessionTimeout)
-	jr, err := join.RequestWith(joinCtx, m.cfg.Client)
+	jr, err := request[*kmsg.JoinGroupResponse](joinCtx, m.cfg.Client, join)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("join group: %w", err)
@@ -541,7 +541,7 @@ func (m *Member) joinAndSync(ctx context.Context) (done bool, err error) {
 	syncReq.Protocol = kmsg.StringPtr(protocol)
 	syncReq.GroupAssignment = assignments
 	syncCtx, cancel := context.WithTimeout(ctx, m.cfg.RebalanceTimeout+m.cfg.SessionTimeout)
-	sr, err := syncReq.RequestWith(syncCtx, m.cfg.Client)
+	sr, err := request[*kmsg.SyncGroupResponse](syncCtx, m.cfg.Client, syncReq)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("sync group: %w", err)
@@ -734,7 +734,7 @@ func (m *Member) sendLeave(ctx context.Context) {
 	// shutdown does not wait longer than leaveTimeout for it.
 	ctx, cancel := context.WithTimeout(ctx, min(m.cfg.SessionTimeout, leaveTimeout))
 	defer cancel()
-	resp, err := req.RequestWith(ctx, m.cfg.Client)
+	resp, err := request[*kmsg.LeaveGroupResponse](ctx, m.cfg.Client, req)
 	if err == nil {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
@@ -781,6 +781,34 @@ func mergeKeep[E comparable](have, drop, add []E) []E {
 		}
 	}
 	return out
+}
+
+// request sends req and returns its answer, or ctx's error as soon as ctx
+// ends. kgo waits for the answer of a request it has written until the
+// request's own deadline (its timeout field plus 10 s) whatever ctx says,
+// which would hold a stopping worker that long when the broker stopped
+// answering; the request left behind ends at that deadline or when the
+// client closes.
+func request[T kmsg.Response](ctx context.Context, cl *kgo.Client, req kmsg.Request) (T, error) {
+	type result struct {
+		resp kmsg.Response
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		resp, err := cl.Request(ctx, req)
+		ch <- result{resp, err}
+	}()
+	var zero T
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return zero, r.err
+		}
+		return r.resp.(T), nil
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.
