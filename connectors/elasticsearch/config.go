@@ -27,12 +27,16 @@
 //     retry.backoff.ms·2^attempt; then Put returns connect.Retriable and the
 //     runtime redelivers the batch. The Java connector fails the task
 //     instead; Ferry keeps it running and loses nothing.
-//   - A malformed document (mapper_parsing_exception and the like) follows
-//     behavior.on.malformed.documents; under fail it goes to the errant
-//     record reporter (dead letter queue under errors.tolerance=all) when
-//     the runtime offers one, else the task fails.
+//   - A malformed document (mapper_parsing_exception and the like) goes
+//     to the errant record reporter (the dead letter queue under
+//     errors.tolerance=all) when the runtime offers one, as Confluent's
+//     connector does, and then follows behavior.on.malformed.documents,
+//     except that FAIL does not fail the task for a document the dead
+//     letter queue took (Aiven's flavour reports only under fail/report).
 //   - Any other item error goes to the errant record reporter, else fails
-//     the task.
+//     the task. A version conflict of an externally versioned write is a
+//     replay and counts as written (Confluent); Aiven's flavour applies
+//     behavior.on.version.conflict.
 //
 // Differences from the Java connectors:
 //   - Batches never span two Put calls: linger.ms and max.buffered.records

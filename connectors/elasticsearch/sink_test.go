@@ -266,7 +266,7 @@ func TestMalformed(t *testing.T) {
 		behaviour string
 		dlq       bool
 		wantErr   bool
-	}{{"ignore", false, false}, {"warn", false, false}, {"fail", false, true}, {"fail", true, false}} {
+	}{{"ignore", false, false}, {"warn", false, false}, {"fail", false, true}, {"fail", true, false}, {"ignore", true, false}} {
 		t.Run(c.behaviour+fmt.Sprint(c.dlq), func(t *testing.T) {
 			topic := uniqueTopic(t)
 			tc := &taskCtx{withDLQ: c.dlq}
@@ -404,5 +404,28 @@ func TestConfigRules(t *testing.T) {
 	}
 	if msgs := (&Connector{flavour: aiven}).ValidateConfig(map[string]string{ConnectionURL: "http://h:9200", KeyIgnore: "true", IndexWriteMethod: "upsert"}); len(msgs[KeyIgnore]) != 1 {
 		t.Errorf("Aiven upsert with topic.partition.offset ids: %v", msgs)
+	}
+}
+
+// TestTombstoneFirst: a tombstone of a document that never existed, as the
+// first record of a topic, neither fails nor keeps the mapping from being
+// made from the next record's schema.
+func TestTombstoneFirst(t *testing.T) {
+	base := nodeURL(t)
+	topic := uniqueTopic(t)
+	task := startTask(t, confluent, map[string]string{ConnectionURL: base, BehaviorOnNullValues: "delete"}, &taskCtx{})
+	ctx := context.Background()
+	if err := task.Put(ctx, []*connect.SinkRecord{rec(topic, 0, "gone", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Put(ctx, []*connect.SinkRecord{rec(topic, 1, "a", point(1, "x")), rec(topic, 2, "never", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	props := get(t, base, "/"+topic+"/_mapping")[topic].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	if props["id"].(map[string]any)["type"] != "integer" {
+		t.Errorf("mapping %v, want the one from the schema", props)
+	}
+	if n := count(t, base, topic); n != 1 {
+		t.Errorf("count %d, want 1", n)
 	}
 }

@@ -204,7 +204,11 @@ func (t *Task) convert(ctx context.Context, rec *connect.SinkRecord) (action, bo
 		if err := t.prepare(ctx, index, rec); err != nil {
 			return a, false, err
 		}
-		t.ready[index] = true
+		// A tombstone creates the index but cannot give it a mapping: the
+		// first record with a value still must.
+		if rec.Value != nil || s.dataStream || s.schemaIgnore || s.schemaTopics[rec.Topic] {
+			t.ready[index] = true
+		}
 	}
 	version := rec.KafkaOffset
 	if s.versionHeader != "" {
@@ -436,8 +440,8 @@ func (t *Task) sendBatch(ctx context.Context, batch []action) ([]failure, error)
 		} else {
 			for i, it := range items {
 				a := pending[i]
-				if it.Error == nil && it.Status < 300 {
-					continue
+				if it.Error == nil {
+					continue // includes 404 not_found of a delete: the document is gone
 				}
 				typ, reason := "", ""
 				if it.Error != nil {
@@ -509,19 +513,25 @@ func (t *Task) settle(ctx context.Context, f failure) error {
 	case "malformed":
 		behaviour = t.s.onMalformed
 	}
-	switch behaviour {
-	case "ignore":
-		return nil
-	case "warn":
+	// Confluent's connector reports a malformed document to the errant
+	// record reporter whatever the behaviour, then applies it; Aiven's
+	// reports only under "report". A reported document counts as settled.
+	reported := false
+	if t.errant != nil && (behaviour == "report" || behaviour == "fail" || (t.s.flavour == confluent && f.kind == "malformed")) {
+		if err := t.errant.Report(ctx, rec, connect.NewDataError("Indexing record failed: "+f.err.Error(), nil)); err != nil {
+			return err
+		}
+		reported = true
+	}
+	if behaviour == "warn" || (behaviour == "report" && !reported) {
 		log.Warn("document refused, skipping it", "error", f.err)
+	}
+	if behaviour != "fail" || reported {
 		return nil
 	}
-	if t.errant != nil {
-		return t.errant.Report(ctx, rec, connect.NewDataError("Indexing record failed: "+f.err.Error(), nil))
+	hint := "a dead letter queue (errors.tolerance=all) takes such documents"
+	if f.kind == "malformed" {
+		hint = "behavior.on.malformed.documents=IGNORE or WARN skips such documents; " + hint
 	}
-	if behaviour == "report" {
-		log.Warn("document refused and no dead letter queue is configured, skipping it", "error", f.err)
-		return nil
-	}
-	return connect.NewDataError("the cluster refused the document (behavior.on.malformed.documents=IGNORE or WARN skips such documents)", f.err)
+	return connect.NewDataError("the cluster refused the document ("+hint+")", f.err)
 }
