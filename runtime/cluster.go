@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 )
 
 // DefaultClusterCheckTimeout bounds the start-up check of the Kafka cluster
@@ -61,6 +63,11 @@ func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string,
 		id, err := describeCluster(ctx, cl)
 		if err == nil {
 			return id, nil
+		}
+		// Refused credentials or an untrusted certificate do not heal by
+		// waiting for the timeout: say so at once.
+		if fatal := kafkaclient.Fatal(err); fatal != nil {
+			return "", fmt.Errorf("cannot connect to the Kafka cluster at bootstrap.servers=%s: %w", strings.Join(w.Brokers(), ","), fatal)
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err

@@ -198,8 +198,17 @@ func TestEnsureTopicCreatesCompacted(t *testing.T) {
 			t.Fatalf("cleanup.policy = %v", c.Value)
 		}
 	}
-	topics, err := adm.ListTopics(ctx, topic)
-	if err != nil || len(topics[topic].Partitions) != 5 {
-		t.Fatalf("partitions %v %v", topics[topic].Partitions, err)
+	// A new topic's partitions reach every broker's metadata shortly
+	// after the create returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		topics, err := adm.ListTopics(ctx, topic)
+		if err == nil && len(topics[topic].Partitions) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions %v %v", topics[topic].Partitions, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
