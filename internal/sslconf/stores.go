@@ -65,7 +65,7 @@ func loadTrustStore(s storeSpec) (*x509.CertPool, error) {
 		return nil, nil
 	}
 	if len(certs) == 0 {
-		return nil, errors.New("the trust store holds no certificate")
+		return nil, fmt.Errorf("the trust store %s=%s holds no certificate", TruststoreLocation, s.location)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range certs {
