@@ -118,6 +118,13 @@ func (r response) object(t *testing.T) map[string]any {
 // (encoded as JSON).
 func (w *worker) call(t *testing.T, method, path string, body any) response {
 	t.Helper()
+	return send(t, http.DefaultClient, method, w.url+path, body, "")
+}
+
+// send sends a request with client, as call; auth, when set, is the
+// Authorization header.
+func send(t *testing.T, client *http.Client, method, url string, body any, auth string) response {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		if s, ok := body.(string); ok {
@@ -130,16 +137,19 @@ func (w *worker) call(t *testing.T, method, path string, body any) response {
 			rd = bytes.NewReader(b)
 		}
 	}
-	req, err := http.NewRequest(method, w.url+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

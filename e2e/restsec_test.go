@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -13,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,29 +20,11 @@ import (
 	"github.com/ferryhq/ferry/logging"
 )
 
-// logBuffer collects a worker's log output for the test to search.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // secWorker is a worker run in this process whose logs (DEBUG and up)
 // are kept, reached through client (TLS and credentials as configured).
 type secWorker struct {
 	worker
-	logs   *logBuffer
+	logs   *syncBuffer
 	client *http.Client
 	auth   string // Authorization header sent by call
 }
@@ -55,7 +34,7 @@ type secWorker struct {
 func startLogged(t *testing.T, name string, props map[string]string, distributed bool, conns ...map[string]string) *secWorker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &secWorker{worker: worker{cancel: cancel, done: make(chan error, 1)}, logs: &logBuffer{},
+	w := &secWorker{worker: worker{cancel: cancel, done: make(chan error, 1)}, logs: &syncBuffer{},
 		client: &http.Client{Timeout: 120 * time.Second}}
 	ready := make(chan string, 1)
 	levels := logging.NewLevels(logging.LevelDebug)
@@ -88,35 +67,7 @@ func startLogged(t *testing.T, name string, props map[string]string, distributed
 // do sends a request with the worker's client and credentials.
 func (w *secWorker) do(t *testing.T, method, path string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		if s, ok := body.(string); ok {
-			rd = strings.NewReader(s)
-		} else {
-			b, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd = bytes.NewReader(b)
-		}
-	}
-	req, err := http.NewRequest(method, w.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if w.auth != "" {
-		req.Header.Set("Authorization", w.auth)
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return send(t, w.client, method, w.url+path, body, w.auth)
 }
 
 func basicAuthorization(user, pass string) string {

@@ -183,6 +183,14 @@ func TestUnsupportedErrorIsTyped(t *testing.T) {
 	if !errors.As(err, &ue) || ue.Key != "ssl.engine.factory.class" {
 		t.Fatalf("got %v", err)
 	}
+	// Values the TLS settings cannot honour are typed too, by key.
+	for k, v := range map[string]string{"ssl.enabled.protocols": "SSLv3", "ssl.truststore.type": "BCFKS",
+		"ssl.cipher.suites": "TLS_NO_SUCH_SUITE", "ssl.endpoint.identification.algorithm": "ldaps"} {
+		_, err := Build(Consumer, map[string]string{"security.protocol": "SSL", k: v})
+		if !errors.As(err, &ue) || ue.Key != k {
+			t.Errorf("%s=%s: got %v", k, v, err)
+		}
+	}
 }
 
 func TestDefCoversImplementedKeys(t *testing.T) {

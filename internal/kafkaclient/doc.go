@@ -3,7 +3,7 @@
 // group member, the internal topic logs, source producers, sink consumers,
 // dead letter queue producers and admin clients) reads the same keys with
 // the same meaning as in Apache Kafka Connect: security.protocol, the ssl.*
-// trust and key stores (JKS, PKCS12, PEM), SASL PLAIN, SCRAM and
+// trust and key stores (JKS, PKCS12, PEM, read by internal/sslconf), SASL PLAIN, SCRAM and
 // OAUTHBEARER through sasl.jaas.config, and the common producer, consumer
 // and admin tuning keys.
 //

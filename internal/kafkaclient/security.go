@@ -2,7 +2,6 @@ package kafkaclient
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferryhq/ferry/internal/sslconf"
 )
 
 // Security protocols (security.protocol, case-insensitive).
@@ -198,131 +199,13 @@ func buildSecurity(kind Kind, props map[string]string) (*security, error) {
 	return s, nil
 }
 
-var tlsVersions = map[string]uint16{
-	"TLSV1": tls.VersionTLS10, "TLSV1.1": tls.VersionTLS11, "TLSV1.2": tls.VersionTLS12, "TLSV1.3": tls.VersionTLS13,
-}
-
+// buildTLS builds the client's TLS configuration; an ssl.* value Ferry
+// cannot honour is an UnsupportedError, so it is reported against its key.
 func buildTLS(props map[string]string) (*tls.Config, error) {
-	get := func(k string) string { return strings.TrimSpace(props[k]) }
-	cfg := &tls.Config{}
-	// ssl.protocol caps the version (TLSv1.2 never negotiates 1.3);
-	// ssl.enabled.protocols lists the ones offered.
-	maxV := uint16(tls.VersionTLS13)
-	if p := strings.ToUpper(get("ssl.protocol")); p != "" && p != "TLS" {
-		v, ok := tlsVersions[p]
-		if !ok {
-			return nil, &UnsupportedError{Key: "ssl.protocol", Reason: fmt.Sprintf("value %q: Ferry supports TLS, TLSv1.2 and TLSv1.3", get("ssl.protocol"))}
-		}
-		maxV = v
+	cfg, err := sslconf.Client(props)
+	var se *sslconf.SettingError
+	if errors.As(err, &se) {
+		return nil, &UnsupportedError{Key: se.Key, Reason: se.Reason}
 	}
-	enabled := "TLSv1.2,TLSv1.3"
-	if _, set := props["ssl.enabled.protocols"]; set {
-		enabled = get("ssl.enabled.protocols")
-	}
-	var lo, hi uint16
-	for _, p := range strings.Split(enabled, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		v, ok := tlsVersions[strings.ToUpper(p)]
-		if !ok {
-			return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: fmt.Sprintf("protocol %q: Ferry supports TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3", p)}
-		}
-		if lo == 0 || v < lo {
-			lo = v
-		}
-		hi = max(hi, v)
-	}
-	if lo == 0 {
-		return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: "no protocol is enabled"}
-	}
-	cfg.MinVersion, cfg.MaxVersion = lo, min(hi, maxV)
-	if cfg.MinVersion > cfg.MaxVersion {
-		return nil, &UnsupportedError{Key: "ssl.enabled.protocols", Reason: fmt.Sprintf("none of %s is allowed by ssl.protocol=%s", enabled, get("ssl.protocol"))}
-	}
-	if suites := get("ssl.cipher.suites"); suites != "" {
-		ids, err := cipherSuites(suites)
-		if err != nil {
-			return nil, err
-		}
-		cfg.CipherSuites = ids
-	}
-	storeType := func(k string) (string, error) {
-		t := strings.ToUpper(get(k))
-		switch t {
-		case "":
-			return StoreJKS, nil
-		case StoreJKS, StorePKCS12, StorePEM:
-			return t, nil
-		}
-		return "", &UnsupportedError{Key: k, Reason: fmt.Sprintf("store type %q: Ferry supports JKS, PKCS12 and PEM", get(k))}
-	}
-	tt, err := storeType("ssl.truststore.type")
-	if err != nil {
-		return nil, err
-	}
-	pool, err := loadTrustStore(storeSpec{typ: tt, location: get("ssl.truststore.location"),
-		password: get("ssl.truststore.password"), certs: get("ssl.truststore.certificates")})
-	if err != nil {
-		return nil, err
-	}
-	cfg.RootCAs = pool // nil: the system's roots, as Java's default trust store
-	kt, err := storeType("ssl.keystore.type")
-	if err != nil {
-		return nil, err
-	}
-	cert, err := loadKeyStore(storeSpec{typ: kt, location: get("ssl.keystore.location"), password: get("ssl.keystore.password"),
-		keyPass: get("ssl.key.password"), certs: get("ssl.keystore.certificate.chain"), key: get("ssl.keystore.key")})
-	if err != nil {
-		return nil, err
-	}
-	if cert != nil {
-		cfg.Certificates = []tls.Certificate{*cert}
-	}
-	alg, set := props["ssl.endpoint.identification.algorithm"]
-	switch alg = strings.TrimSpace(alg); {
-	case !set, strings.EqualFold(alg, "https"):
-		// franz-go sets ServerName to the broker's host on each dial.
-	case alg == "":
-		// No host name check, but the chain must still be trusted.
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the broker presented no certificate")
-			}
-			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
-			for _, c := range cs.PeerCertificates[1:] {
-				opts.Intermediates.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(opts)
-			return err
-		}
-	default:
-		return nil, &UnsupportedError{Key: "ssl.endpoint.identification.algorithm", Reason: fmt.Sprintf("value %q: Ferry supports https or empty", alg)}
-	}
-	return cfg, nil
-}
-
-func cipherSuites(list string) ([]uint16, error) {
-	byName := map[string]uint16{}
-	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		byName[c.Name] = c.ID
-	}
-	var ids []uint16
-	for _, n := range strings.Split(list, ",") {
-		n = strings.TrimSpace(n)
-		switch {
-		case n == "":
-		case strings.HasPrefix(n, "TLS_AES_") || strings.HasPrefix(n, "TLS_CHACHA20_"):
-			// TLS 1.3 suites are not configurable in Go; all are offered.
-		default:
-			id, ok := byName[n]
-			if !ok {
-				return nil, &UnsupportedError{Key: "ssl.cipher.suites", Reason: fmt.Sprintf("cipher suite %q is not available", n)}
-			}
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
+	return cfg, err
 }

@@ -1,24 +1,18 @@
-// Package sslconf turns Apache Kafka's ssl.* settings (keystores and
-// truststores in JKS, PKCS12 or PEM, passwords, protocols, cipher suites,
-// ssl.client.auth, ssl.endpoint.identification.algorithm) into Go TLS
-// configurations. The REST server uses it for its https listeners and for
-// the requests one worker sends another.
+// Package sslconf turns Apache Kafka's ssl.* settings (key and trust
+// stores in JKS, PKCS12 or PEM, files or inline PEM text, passwords,
+// encrypted PKCS#8 keys, protocols, cipher suites, ssl.client.auth,
+// ssl.endpoint.identification.algorithm) into Go TLS configurations. It is
+// the one place that does so: the Kafka clients, the REST server's https
+// listeners and the requests one worker sends another all use it.
 package sslconf
 
 import (
-	"bytes"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"slices"
+	"maps"
 	"strings"
-
-	"github.com/pavlo-v-chernykh/keystore-go/v4"
-	"software.sslmate.com/src/go-pkcs12"
 )
 
 // Keys Ferry reads (Apache's SslConfigs names, without any prefix).
@@ -35,11 +29,24 @@ const (
 	CipherSuites       = "ssl.cipher.suites"
 	ClientAuth         = "ssl.client.auth"
 	EndpointIdent      = "ssl.endpoint.identification.algorithm"
+	// Inline PEM text, read by Kafka clients but not by Apache's REST
+	// server.
+	KeystoreKey            = "ssl.keystore.key"
+	KeystoreChain          = "ssl.keystore.certificate.chain"
+	TruststoreCertificates = "ssl.truststore.certificates"
 )
 
-// unsupported are keys Apache's REST server never reads either (§3.2):
-// setting them is an error rather than a silent no-op.
-var unsupported = []string{"ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.truststore.certificates"}
+// SettingError is an ssl.* value Ferry cannot honour. Reason is a whole
+// message and names the key.
+type SettingError struct {
+	Key, Reason string
+}
+
+func (e *SettingError) Error() string { return e.Reason }
+
+func unsupportedf(key, format string, args ...any) error {
+	return &SettingError{Key: key, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Select returns the ssl.* settings for a listener family, "all or
 // nothing" as Apache's SSLUtils: when any key starts with prefix (e.g.
@@ -66,13 +73,28 @@ func Select(props map[string]string, prefix string) map[string]string {
 // Server builds the TLS configuration of an https listener: the keystore
 // is required; ssl.client.auth none/requested/required decides whether
 // client certificates are asked for and checked against the truststore.
+// As Apache's REST server, it reads store files only, and it offers no
+// protocol older than TLSv1.2.
 func Server(props map[string]string) (*tls.Config, error) {
-	c, err := base(props)
+	for _, k := range []string{KeystoreKey, KeystoreChain, TruststoreCertificates} {
+		if strings.TrimSpace(props[k]) != "" {
+			return nil, fmt.Errorf("%s is not supported for the REST server: use %s with a store file", k, KeystoreLocation)
+		}
+	}
+	if v, ok := props[EnabledProtocols]; ok && strings.TrimSpace(v) == "" {
+		// Jetty takes an empty protocol list as its default one.
+		props = maps.Clone(props)
+		delete(props, EnabledProtocols)
+	}
+	c, pool, err := base(props)
 	if err != nil {
 		return nil, err
 	}
 	if len(c.Certificates) == 0 {
 		return nil, fmt.Errorf("https listener: %s is required", KeystoreLocation)
+	}
+	if c.MinVersion < tls.VersionTLS12 {
+		return nil, unsupportedf(EnabledProtocols, "unsupported protocol in %s=%s: the REST server supports TLSv1.2 and TLSv1.3", EnabledProtocols, props[EnabledProtocols])
 	}
 	switch mode := strings.ToLower(strings.TrimSpace(props[ClientAuth])); mode {
 	case "", "none":
@@ -85,41 +107,51 @@ func Server(props map[string]string) (*tls.Config, error) {
 		return nil, fmt.Errorf("invalid value %q for %s: must be none, requested or required", props[ClientAuth], ClientAuth)
 	}
 	if c.ClientAuth != tls.NoClientCert {
-		c.ClientCAs = c.RootCAs
+		c.ClientCAs = pool
 		if c.ClientCAs == nil {
 			// The JVM would use its default trust store; Go has no such
 			// store for client certificates, so use the system roots.
-			pool, err := x509.SystemCertPool()
+			sys, err := x509.SystemCertPool()
 			if err != nil {
 				return nil, fmt.Errorf("%s=%s needs %s: %w", ClientAuth, props[ClientAuth], TruststoreLocation, err)
 			}
-			c.ClientCAs = pool
+			c.ClientCAs = sys
 		}
 	}
-	c.RootCAs = nil
 	return c, nil
 }
 
-// Client builds the TLS configuration of a client (a worker forwarding a
-// request to another): the truststore verifies the server, the keystore,
-// when set, is presented for mutual TLS.
+// Client builds the TLS configuration of a client (a Kafka client, or a
+// worker forwarding a request to another): the truststore verifies the
+// server (no truststore: the system's roots, as Java's default one), the
+// keystore, when set, is presented for mutual TLS. ssl.protocol caps the
+// version, as in Kafka: TLSv1.2 never negotiates TLSv1.3. The server's
+// host name is checked unless ssl.endpoint.identification.algorithm is
+// empty; the caller (or franz-go's dialer) sets ServerName.
 func Client(props map[string]string) (*tls.Config, error) {
-	c, err := base(props)
+	c, pool, err := base(props)
 	if err != nil {
 		return nil, err
 	}
-	switch alg := strings.ToLower(strings.TrimSpace(valueOr(props, EndpointIdent, "https"))); alg {
-	case "https":
-	case "":
+	if p := strings.TrimSpace(props[Protocol]); p != "" && !strings.EqualFold(p, "TLS") {
+		c.MaxVersion = min(c.MaxVersion, versions[strings.ToUpper(p)])
+		if c.MinVersion > c.MaxVersion {
+			return nil, unsupportedf(EnabledProtocols, "none of %s=%s is allowed by %s=%s", EnabledProtocols, props[EnabledProtocols], Protocol, p)
+		}
+	}
+	c.RootCAs = pool
+	alg, set := props[EndpointIdent]
+	switch alg = strings.TrimSpace(alg); {
+	case !set, strings.EqualFold(alg, "https"):
+	case alg == "":
 		// Apache: an empty algorithm turns off host name verification
 		// but still checks the chain against the truststore.
 		c.InsecureSkipVerify = true
-		roots := c.RootCAs
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return errors.New("server sent no certificate")
+				return errors.New("the server presented no certificate")
 			}
-			opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
 			for _, ic := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(ic)
 			}
@@ -127,245 +159,117 @@ func Client(props map[string]string) (*tls.Config, error) {
 			return err
 		}
 	default:
-		return nil, fmt.Errorf("invalid value %q for %s: must be https or empty", props[EndpointIdent], EndpointIdent)
+		return nil, unsupportedf(EndpointIdent, "unsupported %s %q: Ferry supports https or empty", EndpointIdent, alg)
 	}
 	return c, nil
 }
 
-func valueOr(props map[string]string, k, def string) string {
-	if v, ok := props[k]; ok {
-		return v
+// base loads the stores and the protocol and cipher settings both sides
+// share; the trust pool is returned for the caller to place.
+func base(props map[string]string) (*tls.Config, *x509.CertPool, error) {
+	get := func(k string) string { return strings.TrimSpace(props[k]) }
+	c := &tls.Config{}
+	var err error
+	if c.MinVersion, c.MaxVersion, err = enabledProtocols(props); err != nil {
+		return nil, nil, err
 	}
-	return def
+	if c.CipherSuites, err = cipherSuites(get(CipherSuites)); err != nil {
+		return nil, nil, err
+	}
+	tt, err := storeType(props, TruststoreType)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := loadTrustStore(storeSpec{typ: tt, location: get(TruststoreLocation),
+		password: get(TruststorePassword), certs: get(TruststoreCertificates)})
+	if err != nil {
+		return nil, nil, err
+	}
+	kt, err := storeType(props, KeystoreType)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := loadKeyStore(storeSpec{typ: kt, location: get(KeystoreLocation), password: get(KeystorePassword),
+		keyPass: get(KeyPassword), certs: get(KeystoreChain), key: get(KeystoreKey)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{*cert}
+	}
+	return c, pool, nil
 }
 
-// base loads the stores and the protocol settings shared by both sides.
-func base(props map[string]string) (*tls.Config, error) {
-	for _, k := range unsupported {
-		if strings.TrimSpace(props[k]) != "" {
-			return nil, fmt.Errorf("%s is not supported for the REST server: use %s with a store file", k, KeystoreLocation)
-		}
+func storeType(props map[string]string, k string) (string, error) {
+	switch t := strings.ToUpper(strings.TrimSpace(props[k])); t {
+	case "":
+		return StoreJKS, nil
+	case StoreJKS, StorePKCS12, StorePEM:
+		return t, nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if loc := strings.TrimSpace(props[KeystoreLocation]); loc != "" {
-		cert, err := LoadKeyStore(valueOr(props, KeystoreType, "JKS"), loc, props[KeystorePassword], props[KeyPassword])
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	if loc := strings.TrimSpace(props[TruststoreLocation]); loc != "" {
-		pool, err := LoadTrustStore(valueOr(props, TruststoreType, "JKS"), loc, props[TruststorePassword])
-		if err != nil {
-			return nil, err
-		}
-		c.RootCAs = pool
-	}
-	if err := protocols(c, props); err != nil {
-		return nil, err
-	}
-	if err := ciphers(c, props[CipherSuites]); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return "", unsupportedf(k, "unsupported %s %q: Ferry supports JKS, PKCS12 and PEM", k, strings.TrimSpace(props[k]))
 }
 
-var versions = map[string]uint16{"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}
+var versions = map[string]uint16{
+	"TLSV1": tls.VersionTLS10, "TLSV1.1": tls.VersionTLS11, "TLSV1.2": tls.VersionTLS12, "TLSV1.3": tls.VersionTLS13,
+}
 
-// protocols applies ssl.enabled.protocols (default TLSv1.2,TLSv1.3);
-// ssl.protocol only names the JVM's SSLContext and is checked for sense.
-func protocols(c *tls.Config, props map[string]string) error {
-	if p := strings.TrimSpace(props[Protocol]); p != "" && p != "TLS" {
-		if _, ok := versions[p]; !ok {
-			return fmt.Errorf("unsupported %s %q: Ferry supports TLS, TLSv1.2 and TLSv1.3", Protocol, p)
+// enabledProtocols reads ssl.enabled.protocols (default TLSv1.2,TLSv1.3)
+// and checks ssl.protocol, which names the JVM's SSLContext.
+func enabledProtocols(props map[string]string) (lo, hi uint16, err error) {
+	if p := strings.TrimSpace(props[Protocol]); p != "" && !strings.EqualFold(p, "TLS") {
+		if _, ok := versions[strings.ToUpper(p)]; !ok {
+			return 0, 0, unsupportedf(Protocol, "unsupported %s %q: Ferry supports TLS, TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3", Protocol, p)
 		}
 	}
-	list := strings.TrimSpace(props[EnabledProtocols])
-	if list == "" {
-		return nil
+	list := "TLSv1.2,TLSv1.3"
+	if v, set := props[EnabledProtocols]; set {
+		list = strings.TrimSpace(v)
 	}
-	var lo, hi uint16
 	for p := range strings.SplitSeq(list, ",") {
-		v, ok := versions[strings.TrimSpace(p)]
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		v, ok := versions[strings.ToUpper(p)]
 		if !ok {
-			return fmt.Errorf("unsupported protocol %q in %s: Ferry supports TLSv1.2 and TLSv1.3", strings.TrimSpace(p), EnabledProtocols)
+			return 0, 0, unsupportedf(EnabledProtocols, "unsupported protocol %q in %s: Ferry supports TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3", p, EnabledProtocols)
 		}
 		if lo == 0 || v < lo {
 			lo = v
 		}
 		hi = max(hi, v)
 	}
-	c.MinVersion, c.MaxVersion = lo, hi
-	return nil
+	if lo == 0 {
+		return 0, 0, unsupportedf(EnabledProtocols, "%s enables no protocol", EnabledProtocols)
+	}
+	return lo, hi, nil
 }
 
-// ciphers applies ssl.cipher.suites, given in IANA (= JVM) names. Go does
-// not let TLS 1.3 suites be chosen; they are accepted and left to Go.
-func ciphers(c *tls.Config, list string) error {
-	if strings.TrimSpace(list) == "" {
-		return nil
+// cipherSuites reads ssl.cipher.suites, given in IANA (= JVM) names. Go
+// does not let TLS 1.3 suites be chosen; they are accepted and all are
+// offered.
+func cipherSuites(list string) ([]uint16, error) {
+	if list == "" {
+		return nil, nil
 	}
 	byName := map[string]uint16{}
-	for _, s := range tls.CipherSuites() {
-		byName[s.Name] = s.ID
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		byName[c.Name] = c.ID
 	}
-	tls13 := map[string]bool{}
-	for _, id := range []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256} {
-		tls13[tls.CipherSuiteName(id)] = true
-	}
-	for s := range strings.SplitSeq(list, ",") {
-		s = strings.TrimSpace(s)
-		if id, ok := byName[s]; ok {
-			c.CipherSuites = append(c.CipherSuites, id)
-		} else if !tls13[s] {
-			return fmt.Errorf("unsupported cipher suite %q in %s", s, CipherSuites)
-		}
-	}
-	return nil
-}
-
-// LoadKeyStore reads the private key and certificate chain of a keystore.
-// JKS and PKCS12 stores must hold exactly one private key entry; a PEM
-// store holds an unencrypted private key and its certificate chain.
-func LoadKeyStore(typ, path, storePass, keyPass string) (tls.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("reading keystore: %w", err)
-	}
-	wrap := func(err error) error { return fmt.Errorf("keystore %s (%s): %w", path, typ, err) }
-	switch strings.ToUpper(strings.TrimSpace(typ)) {
-	case "PEM":
-		if keyPass != "" && bytes.Contains(data, []byte("ENCRYPTED")) {
-			return tls.Certificate{}, wrap(errors.New("encrypted PEM private keys are not supported; store the key unencrypted or use a PKCS12 or JKS keystore"))
-		}
-		cert, err := tls.X509KeyPair(data, data)
-		if err != nil {
-			return tls.Certificate{}, wrap(err)
-		}
-		return cert, nil
-	case "PKCS12":
-		key, leaf, chain, err := pkcs12.DecodeChain(data, storePass)
-		if err != nil {
-			return tls.Certificate{}, wrap(err)
-		}
-		out := tls.Certificate{PrivateKey: key, Leaf: leaf, Certificate: [][]byte{leaf.Raw}}
-		for _, c := range chain {
-			out.Certificate = append(out.Certificate, c.Raw)
-		}
-		return out, nil
-	case "JKS":
-		ks := keystore.New()
-		if err := ks.Load(bytes.NewReader(data), []byte(storePass)); err != nil {
-			return tls.Certificate{}, wrap(err)
-		}
-		var aliases []string
-		for _, a := range ks.Aliases() {
-			if ks.IsPrivateKeyEntry(a) {
-				aliases = append(aliases, a)
+	var ids []uint16
+	for n := range strings.SplitSeq(list, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+		case strings.HasPrefix(n, "TLS_AES_") || strings.HasPrefix(n, "TLS_CHACHA20_"):
+		default:
+			id, ok := byName[n]
+			if !ok {
+				return nil, unsupportedf(CipherSuites, "unsupported cipher suite %q in %s: not available", n, CipherSuites)
 			}
+			ids = append(ids, id)
 		}
-		if len(aliases) != 1 {
-			return tls.Certificate{}, wrap(fmt.Errorf("want exactly one private key entry, found %d", len(aliases)))
-		}
-		kp := keyPass
-		if kp == "" {
-			kp = storePass // keytool's default: the key password is the store password
-		}
-		e, err := ks.GetPrivateKeyEntry(aliases[0], []byte(kp))
-		if err != nil {
-			return tls.Certificate{}, wrap(err)
-		}
-		key, err := x509.ParsePKCS8PrivateKey(e.PrivateKey)
-		if err != nil {
-			return tls.Certificate{}, wrap(err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok || len(e.CertificateChain) == 0 {
-			return tls.Certificate{}, wrap(errors.New("private key entry has no usable key or certificate"))
-		}
-		out := tls.Certificate{PrivateKey: signer}
-		for _, c := range e.CertificateChain {
-			out.Certificate = append(out.Certificate, c.Content)
-		}
-		return out, nil
-	default:
-		return tls.Certificate{}, fmt.Errorf("unsupported %s %q: use JKS, PKCS12 or PEM", KeystoreType, typ)
 	}
-}
-
-// LoadTrustStore reads the certificates of a truststore.
-func LoadTrustStore(typ, path, storePass string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading truststore: %w", err)
-	}
-	wrap := func(err error) error { return fmt.Errorf("truststore %s (%s): %w", path, typ, err) }
-	var certs []*x509.Certificate
-	switch strings.ToUpper(strings.TrimSpace(typ)) {
-	case "PEM":
-		for rest := data; ; {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
-			if b == nil {
-				break
-			}
-			if b.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, wrap(err)
-			}
-			certs = append(certs, c)
-		}
-	case "PKCS12":
-		certs, err = pkcs12.DecodeTrustStore(data, storePass)
-		if err != nil {
-			return nil, wrap(err)
-		}
-	case "JKS":
-		ks := keystore.New()
-		if err := ks.Load(bytes.NewReader(data), []byte(storePass)); err != nil {
-			return nil, wrap(err)
-		}
-		aliases := ks.Aliases()
-		slices.Sort(aliases)
-		for _, a := range aliases {
-			var raw [][]byte
-			switch {
-			case ks.IsTrustedCertificateEntry(a):
-				e, err := ks.GetTrustedCertificateEntry(a)
-				if err != nil {
-					return nil, wrap(err)
-				}
-				raw = append(raw, e.Certificate.Content)
-			case ks.IsPrivateKeyEntry(a):
-				// Java trusts the chain of a key entry in a truststore too.
-				chain, err := ks.GetPrivateKeyEntryCertificateChain(a)
-				if err != nil {
-					return nil, wrap(err)
-				}
-				for _, c := range chain {
-					raw = append(raw, c.Content)
-				}
-			}
-			for _, r := range raw {
-				c, err := x509.ParseCertificate(r)
-				if err != nil {
-					return nil, wrap(err)
-				}
-				certs = append(certs, c)
-			}
-		}
-	default:
-		return nil, fmt.Errorf("unsupported %s %q: use JKS, PKCS12 or PEM", TruststoreType, typ)
-	}
-	if len(certs) == 0 {
-		return nil, wrap(errors.New("no certificates found"))
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
+	return ids, nil
 }

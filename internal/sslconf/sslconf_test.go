@@ -2,6 +2,7 @@ package sslconf_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -121,5 +122,25 @@ func TestSelectAllOrNothing(t *testing.T) {
 	got = sslconf.Select(props, "admin.listeners.https.")
 	if len(got) != 1 || got["ssl.keystore.location"] != "/top" {
 		t.Errorf("no prefixed keys: %v", got)
+	}
+}
+
+// A client may offer the older protocols a broker still needs (Kafka's
+// clients accept them); the REST server offers none older than TLSv1.2.
+func TestProtocols(t *testing.T) {
+	cli, err := sslconf.Client(map[string]string{"ssl.enabled.protocols": "TLSv1.2,TLSv1.1", "ssl.protocol": "TLSv1.2"})
+	if err != nil || cli.MinVersion != tls.VersionTLS11 || cli.MaxVersion != tls.VersionTLS12 {
+		t.Fatalf("client: %v %v", cli, err)
+	}
+	cli, err = sslconf.Client(map[string]string{"ssl.enabled.protocols": "TLSv1.3", "ssl.protocol": "TLSv1.2"})
+	var se *sslconf.SettingError
+	if !errors.As(err, &se) || se.Key != "ssl.enabled.protocols" {
+		t.Fatalf("TLSv1.3 capped by ssl.protocol=TLSv1.2: %v %v", cli, err)
+	}
+	cs := testbed.Certs(t)
+	srv, err := sslconf.Server(map[string]string{"ssl.keystore.location": cs.ServerPEM, "ssl.keystore.type": "PEM",
+		"ssl.enabled.protocols": "", "ssl.protocol": "TLSv1.2"})
+	if err != nil || srv.MinVersion != tls.VersionTLS12 || srv.MaxVersion != tls.VersionTLS13 {
+		t.Fatalf("server: %v", err)
 	}
 }

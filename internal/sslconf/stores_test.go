@@ -1,4 +1,4 @@
-package kafkaclient
+package sslconf
 
 import (
 	"bytes"
@@ -117,13 +117,13 @@ func (p *testPKI) server(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// handshake dials addr with the TLS config built from props, as franz-go
+// dial dials addr with the TLS config built from props, as franz-go
 // does (ServerName = the dialed host), and returns the CN the server saw.
-func handshake(t *testing.T, props map[string]string, host, addr string) (string, error) {
+func dial(t *testing.T, props map[string]string, host, addr string) (string, error) {
 	t.Helper()
-	cfg, err := buildTLS(props)
+	cfg, err := Client(props)
 	if err != nil {
-		t.Fatalf("buildTLS: %v", err)
+		t.Fatalf("Client: %v", err)
 	}
 	cfg = cfg.Clone()
 	if cfg.ServerName == "" {
@@ -150,12 +150,12 @@ func TestStoresPEM(t *testing.T) {
 
 	files := map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.location": caFile,
 		"ssl.keystore.type": "PEM", "ssl.keystore.location": keyFile}
-	if cn, err := handshake(t, files, "localhost", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, files, "localhost", addr); err != nil || cn != "client" {
 		t.Fatalf("PEM files: %q %v", cn, err)
 	}
 	inline := map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.certificates": string(ca),
 		"ssl.keystore.type": "PEM", "ssl.keystore.key": string(p.clientKeyPEM(t)), "ssl.keystore.certificate.chain": string(chain)}
-	if cn, err := handshake(t, inline, "localhost", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, inline, "localhost", addr); err != nil || cn != "client" {
 		t.Fatalf("inline PEM: %q %v", cn, err)
 	}
 }
@@ -177,11 +177,11 @@ func TestStoresEncryptedPEMKey(t *testing.T) {
 	props := map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.certificates": string(ca),
 		"ssl.keystore.type": "PEM", "ssl.keystore.key": string(encPEM), "ssl.keystore.certificate.chain": string(pemOf("CERTIFICATE", p.client.Raw)),
 		"ssl.key.password": "key-secret"}
-	if cn, err := handshake(t, props, "localhost", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, props, "localhost", addr); err != nil || cn != "client" {
 		t.Fatalf("encrypted key: %q %v", cn, err)
 	}
 	props["ssl.key.password"] = "wrong"
-	if _, err := buildTLS(props); err == nil || !strings.Contains(err.Error(), "wrong ssl.key.password") {
+	if _, err := Client(props); err == nil || !strings.Contains(err.Error(), "wrong ssl.key.password") {
 		t.Fatalf("wrong key password: %v", err)
 	}
 }
@@ -199,7 +199,7 @@ func TestStoresPKCS12AndJKS(t *testing.T) {
 	}
 	p12 := map[string]string{"ssl.truststore.type": "PKCS12", "ssl.truststore.location": p.write(t, "trust.p12", ts), "ssl.truststore.password": "trust-secret",
 		"ssl.keystore.type": "PKCS12", "ssl.keystore.location": p.write(t, "key.p12", ks), "ssl.keystore.password": "store-secret"}
-	if cn, err := handshake(t, p12, "localhost", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, p12, "localhost", addr); err != nil || cn != "client" {
 		t.Fatalf("PKCS12: %q %v", cn, err)
 	}
 
@@ -223,21 +223,21 @@ func TestStoresPKCS12AndJKS(t *testing.T) {
 	}
 	jksProps := map[string]string{"ssl.truststore.location": p.write(t, "trust.jks", tb.Bytes()), "ssl.truststore.password": "trust-secret",
 		"ssl.keystore.location": p.write(t, "key.jks", kb.Bytes()), "ssl.keystore.password": "store-secret", "ssl.key.password": "key-secret"}
-	if cn, err := handshake(t, jksProps, "localhost", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, jksProps, "localhost", addr); err != nil || cn != "client" {
 		t.Fatalf("JKS: %q %v", cn, err)
 	}
 	// Java's JKS and PKCS12 key stores read each other's format.
 	mixed := map[string]string{"ssl.truststore.type": "PKCS12", "ssl.truststore.location": jksProps["ssl.truststore.location"], "ssl.truststore.password": "trust-secret"}
-	if _, err := buildTLS(mixed); err != nil {
+	if _, err := Client(mixed); err != nil {
 		t.Fatalf("JKS file as PKCS12: %v", err)
 	}
 
 	wrong := map[string]string{"ssl.truststore.location": jksProps["ssl.truststore.location"], "ssl.truststore.password": "nope"}
-	if _, err := buildTLS(wrong); err == nil || !strings.Contains(err.Error(), "password was incorrect") {
+	if _, err := Client(wrong); err == nil || !strings.Contains(err.Error(), "password was incorrect") {
 		t.Fatalf("wrong JKS password: %v", err)
 	}
 	wrong = map[string]string{"ssl.keystore.type": "PKCS12", "ssl.keystore.location": p12["ssl.keystore.location"], "ssl.keystore.password": "nope"}
-	if _, err := buildTLS(wrong); err == nil {
+	if _, err := Client(wrong); err == nil {
 		t.Fatal("wrong PKCS12 password accepted")
 	}
 }
@@ -259,7 +259,7 @@ func TestStoresKeytool(t *testing.T) {
 		}
 		props := map[string]string{"ssl.truststore.type": typ, "ssl.truststore.location": store, "ssl.truststore.password": "changeit",
 			"ssl.keystore.type": "PEM", "ssl.keystore.key": string(p.clientKeyPEM(t)), "ssl.keystore.certificate.chain": string(pemOf("CERTIFICATE", p.client.Raw))}
-		if cn, err := handshake(t, props, "localhost", addr); err != nil || cn != "client" {
+		if cn, err := dial(t, props, "localhost", addr); err != nil || cn != "client" {
 			t.Fatalf("keytool %s trust store: %q %v", typ, cn, err)
 		}
 	}
@@ -271,17 +271,17 @@ func TestEndpointIdentification(t *testing.T) {
 	base := map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.certificates": string(pemOf("CERTIFICATE", p.caCert.Raw)),
 		"ssl.keystore.type": "PEM", "ssl.keystore.key": string(p.clientKeyPEM(t)), "ssl.keystore.certificate.chain": string(pemOf("CERTIFICATE", p.client.Raw))}
 	// The certificate is for localhost: another name fails by default...
-	if _, err := handshake(t, base, "broker.example", addr); err == nil {
+	if _, err := dial(t, base, "broker.example", addr); err == nil {
 		t.Fatal("host name not checked with the default https")
 	}
 	// ...and passes with the check off, the chain still verified.
 	base["ssl.endpoint.identification.algorithm"] = ""
-	if cn, err := handshake(t, base, "broker.example", addr); err != nil || cn != "client" {
+	if cn, err := dial(t, base, "broker.example", addr); err != nil || cn != "client" {
 		t.Fatalf("empty algorithm: %q %v", cn, err)
 	}
 	other := newPKI(t)
 	base["ssl.truststore.certificates"] = string(pemOf("CERTIFICATE", other.caCert.Raw))
-	if _, err := handshake(t, base, "localhost", addr); err == nil {
+	if _, err := dial(t, base, "localhost", addr); err == nil {
 		t.Fatal("untrusted chain accepted with the host name check off")
 	}
 }

@@ -1,4 +1,4 @@
-package kafkaclient
+package sslconf
 
 import (
 	"crypto/aes"

@@ -1,4 +1,4 @@
-package kafkaclient
+package sslconf
 
 import (
 	"bytes"
@@ -55,17 +55,17 @@ func loadTrustStore(s storeSpec) (*x509.CertPool, error) {
 	case s.location != "":
 		data, err := os.ReadFile(s.location)
 		if err != nil {
-			return nil, fmt.Errorf("reading trust store ssl.truststore.location=%s: %w", s.location, err)
+			return nil, fmt.Errorf("reading trust store %s=%s: %w", TruststoreLocation, s.location, err)
 		}
 		certs, err = trustStoreCerts(s, data)
 		if err != nil {
-			return nil, fmt.Errorf("loading %s trust store %s: %w", s.typ, s.location, err)
+			return nil, fmt.Errorf("loading %s trust store %s=%s: %w", s.typ, TruststoreLocation, s.location, err)
 		}
 	default:
 		return nil, nil
 	}
 	if len(certs) == 0 {
-		return nil, errors.New("the trust store holds no certificate")
+		return nil, fmt.Errorf("the trust store %s=%s holds no certificate", TruststoreLocation, s.location)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range certs {
@@ -130,7 +130,7 @@ func jksTrusted(data []byte, password string) ([]*x509.Certificate, error) {
 
 func wrongPassword(err error) error {
 	if strings.Contains(err.Error(), "invalid digest") {
-		return fmt.Errorf("keystore password was incorrect (%w)", err)
+		return fmt.Errorf("store password was incorrect (%w)", err)
 	}
 	return err
 }
@@ -150,11 +150,11 @@ func loadKeyStore(s storeSpec) (*tls.Certificate, error) {
 	case s.location != "":
 		data, err := os.ReadFile(s.location)
 		if err != nil {
-			return nil, fmt.Errorf("reading key store ssl.keystore.location=%s: %w", s.location, err)
+			return nil, fmt.Errorf("reading key store %s=%s: %w", KeystoreLocation, s.location, err)
 		}
 		c, err := keyStoreCert(s, data)
 		if err != nil {
-			return nil, fmt.Errorf("loading %s key store %s: %w", s.typ, s.location, err)
+			return nil, fmt.Errorf("loading %s key store %s=%s: %w", s.typ, KeystoreLocation, s.location, err)
 		}
 		return c, nil
 	}
