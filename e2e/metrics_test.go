@@ -136,3 +136,28 @@ func TestMetricsEndpoint(t *testing.T) {
 	})
 	_ = os.Remove(in)
 }
+
+// TestMetricsDistributed runs two distributed workers in one process:
+// each serves its own registry, in which its internal topics' and group
+// member's clients report under their Apache client ids, although the
+// other worker's clients have the same ids.
+func TestMetricsDistributed(t *testing.T) {
+	c := newCluster(t)
+	g := c.props["group.id"]
+	workers := []*worker{c.startInProcess(t, "a"), c.startInProcess(t, "b")}
+	for _, w := range workers {
+		w.waitHealthy(t)
+	}
+	for i, w := range workers {
+		testbed.WaitFor(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			samples := scrape(t, w)
+			var missing []string
+			for _, client := range []string{g + "-configs", g + "-offsets", g + "-statuses", g + "-connect"} {
+				if v, _ := sum(samples, "kgo_read_bytes_total", client); v <= 0 {
+					missing = append(missing, client)
+				}
+			}
+			return len(missing) == 0, fmt.Sprintf("worker %d: no kgo_read_bytes_total for %v", i, missing)
+		})
+	}
+}
