@@ -92,7 +92,8 @@ func (h *clientHooks) OnNewClient(cl *kgo.Client) {
 		kprom.FetchAndProduceDetail(kprom.ByNode, kprom.ByTopic, kprom.Batches, kprom.Records,
 			kprom.UncompressedBytes, kprom.CompressedBytes))
 	if !register(k, cl) {
-		h.m.release(label)
+		// The label stays reserved: the series registered before the
+		// failure cannot be unregistered and would collide again.
 		return
 	}
 	h.mu.Lock()
@@ -106,11 +107,11 @@ func (h *clientHooks) OnNewClient(cl *kgo.Client) {
 
 // register registers k's collectors for cl. kprom panics when a series
 // cannot be registered (a collector of the same name and labels from
-// elsewhere); a client without metrics is better than a crashed worker.
+// elsewhere in the registry); a client without metrics is better than a
+// crashed worker.
 func register(k *kprom.Metrics, cl *kgo.Client) (ok bool) {
 	defer func() {
 		if recover() != nil {
-			k.OnClientClosed(cl) // unregister what was registered
 			ok = false
 		}
 	}()

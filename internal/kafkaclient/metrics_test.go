@@ -125,3 +125,20 @@ func TestNilMetricsReportsNothing(t *testing.T) {
 	}
 	cl.Close()
 }
+
+// A series that cannot be registered costs the client its metrics, never
+// the worker.
+func TestMetricsRegistrationConflictDoesNotPanic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "kgo_connects_total",
+		ConstLabels: prometheus.Labels{ClientLabel: "x"}}))
+	m := NewMetrics(reg)
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ClientID("x"), m.Opt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("gather after a conflicting client: %v", err)
+	}
+}
