@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -53,6 +54,7 @@ type cfg struct {
 	auth            Authenticator
 	headers         []HeaderRule
 	maxBody         int64
+	metrics         http.Handler
 }
 
 func defaultCfg() cfg {
@@ -113,6 +115,11 @@ func WithResponseHeaders(rules []HeaderRule) Opt {
 // WithMaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes);
 // larger bodies are answered 413.
 func WithMaxBodyBytes(n int64) Opt { return opt(func(o *cfg) { o.maxBody = n }) }
+
+// WithMetrics serves h as GET /metrics on the regular listeners, behind
+// the same authentication, headers and error bodies as every endpoint.
+// Without it /metrics is not routed.
+func WithMetrics(h http.Handler) Opt { return opt(func(o *cfg) { o.metrics = h }) }
 
 // WithLogger sets the logger (default: discard). Request bodies are never
 // logged, as they may hold secrets.

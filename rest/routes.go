@@ -45,6 +45,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 	h("GET /connector-plugins/{p}/config", s.pluginConfig)
 	h("PUT /connector-plugins/{p}/config/validate", s.validateConfig)
+
+	if s.cfg.metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.metrics)
+	}
 }
 
 // adminRoutes registers the /admin endpoints on mux.

@@ -20,7 +20,9 @@ import (
 
 // KafkaOpts returns the options of the worker's own clients (group member,
 // internal topics, shared admin): bootstrap.servers and the top-level
-// connection and security keys. clientID may be empty.
+// connection and security keys. clientID may be empty: such options may
+// serve several clients at once (the internal topics' logs), so they carry
+// no metrics hook, which must be added per client (kafkalog.Config.Metrics).
 func (w *WorkerConfig) KafkaOpts(logger *slog.Logger, clientID string) ([]kgo.Opt, error) {
 	props := kafkaclient.Props(kafkaclient.Worker, w.Raw, nil)
 	b, err := kafkaclient.Build(kafkaclient.Worker, props)
@@ -29,7 +31,7 @@ func (w *WorkerConfig) KafkaOpts(logger *slog.Logger, clientID string) ([]kgo.Op
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(w.Brokers()...)}
 	if clientID != "" {
-		opts = append(opts, kgo.ClientID(clientID))
+		opts = append(opts, kgo.ClientID(clientID), w.ClientMetrics.Opt())
 	}
 	if logger != nil {
 		opts = append(opts, kafkaclient.Logger(logger, clientID))
@@ -59,7 +61,8 @@ func (w *Worker) connectorClientOpts(kind kafkaclient.Kind, connConfig map[strin
 		return nil, fmt.Errorf("invalid %s configuration for %s: %w", kind, clientID, err)
 	}
 	b.LogWarnings(logger, clientID)
-	opts := []kgo.Opt{kgo.SeedBrokers(kafkaclient.Brokers(props)...), kgo.ClientID(clientID), kafkaclient.Logger(logger, clientID)}
+	opts := []kgo.Opt{kgo.SeedBrokers(kafkaclient.Brokers(props)...), kgo.ClientID(clientID), kafkaclient.Logger(logger, clientID),
+		w.cfg.ClientMetrics.Opt()}
 	return append(opts, b.Opts...), nil
 }
 

@@ -131,6 +131,9 @@ type WorkerConfig struct {
 	// ClientWarnings name the Kafka client properties Ferry ignores; the
 	// worker logs them when it starts.
 	ClientWarnings []string
+	// ClientMetrics, when set by the worker process, receives the metrics
+	// of every Kafka client built from this configuration.
+	ClientMetrics *kafkaclient.Metrics
 }
 
 // ParseWorkerConfig parses worker properties. As in Apache, ${provider:...}

@@ -35,6 +35,7 @@ func RunDistributed(ctx context.Context, workerProps map[string]string,
 	if err != nil {
 		return err
 	}
+	rs.opts = append(rs.opts, rest.WithMetrics(workerMetrics(wcfg, logger)))
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}

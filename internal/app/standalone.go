@@ -36,6 +36,7 @@ func RunStandalone(ctx context.Context, workerProps map[string]string, conns []m
 	if err != nil {
 		return err
 	}
+	rs.opts = append(rs.opts, rest.WithMetrics(workerMetrics(wcfg, logger)))
 	if err := checkCluster(ctx, wcfg, logger); err != nil {
 		return err
 	}

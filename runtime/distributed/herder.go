@@ -119,7 +119,7 @@ func New(o Options) (*Herder, error) {
 		return nil, err
 	}
 	base := kafkastore.Options{Brokers: c.Brokers(), GroupID: c.String(runtime.WGroupID),
-		ClientID: c.String(runtime.WClientID), ClientOpts: storeOpts, Logger: o.Logger}
+		ClientID: c.String(runtime.WClientID), ClientOpts: storeOpts, Metrics: c.ClientMetrics, Logger: o.Logger}
 	h.configs, err = kafkastore.NewConfigStore(base, topicOptions(c, runtime.WConfigTopic, "", runtime.WConfigReplication, "config.storage."), (*configListener)(h))
 	if err != nil {
 		return nil, err

@@ -35,6 +35,8 @@ type Config struct {
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts) applied
 	// after the log's own; they must not change partitioning or consuming.
 	ClientOpts []kgo.Opt
+	// Metrics, if set, receives the metrics of the log's client.
+	Metrics *kafkaclient.Metrics
 	// Ensure, when set, makes Start create the topic if it is missing and
 	// verify it otherwise (see EnsureTopic). Its Name defaults to Topic.
 	Ensure *TopicSpec
@@ -120,6 +122,7 @@ func (l *Log) Start(ctx context.Context) error {
 		opts = append(opts, kgo.ClientID(l.cfg.ClientID))
 	}
 	opts = append(opts, l.cfg.ClientOpts...)
+	opts = append(opts, l.cfg.Metrics.Opt())
 	// Stop cancels the client's context before closing it: Close would
 	// otherwise wait for requests in flight to a broker that stopped
 	// answering.

@@ -14,6 +14,7 @@ package kafkastore
 import (
 	"log/slog"
 
+	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/storage/kafkalog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -30,6 +31,8 @@ type Options struct {
 	// ClientOpts carry the worker's connection settings (TLS, SASL,
 	// timeouts) for franz-go.
 	ClientOpts []kgo.Opt
+	// Metrics, if set, receives the metrics of each store's client.
+	Metrics *kafkaclient.Metrics
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -77,6 +80,7 @@ func newLog(o Options, t TopicOptions, property, purpose, suffix string, defPart
 		Brokers:    o.Brokers,
 		ClientID:   o.clientID(suffix),
 		ClientOpts: o.ClientOpts,
+		Metrics:    o.Metrics,
 		Ensure: &kafkalog.TopicSpec{
 			Name: t.Topic, Property: property, Purpose: purpose,
 			Partitions: parts, ReplicationFactor: rf, Configs: t.Configs, SinglePartition: single,
