@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferryhq/ferry/internal/backoff"
 )
 
 // ProbeTimeout bounds Probe.
@@ -45,10 +47,7 @@ func Probe(ctx context.Context, cl *kgo.Client) error {
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
+		backoff.Sleep(ctx, 250*time.Millisecond)
 	}
 	return nil // unreachable or slow: not a configuration problem
 }
