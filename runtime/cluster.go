@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ferryhq/ferry/internal/backoff"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
 )
 
@@ -72,14 +73,12 @@ func CheckCluster(ctx context.Context, w *WorkerConfig, opts []kgo.Opt) (string,
 		if ctx.Err() == nil || last == nil {
 			last = err
 		}
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, clusterCheckBackoff) {
 			if parent.Err() != nil {
 				return "", fmt.Errorf("stopped while connecting to the Kafka cluster at bootstrap.servers=%s: %w",
 					strings.Join(w.Brokers(), ","), parent.Err())
 			}
 			return "", clusterError(w.Brokers(), timeout, last)
-		case <-time.After(clusterCheckBackoff):
 		}
 	}
 }

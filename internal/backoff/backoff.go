@@ -1,7 +1,7 @@
 // Package backoff computes the delays of the worker's retry loops: status
-// writes, group joins, retriable polls and puts, automatic restarts. One
-// policy type instead of a hand-written doubling in every loop keeps caps,
-// jitter and resets consistent.
+// writes, group joins, retriable polls, client retries, automatic
+// restarts. One policy type instead of a hand-written doubling in every
+// loop keeps caps, jitter and resets consistent.
 package backoff
 
 import (

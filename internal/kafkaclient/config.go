@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ferryhq/ferry/internal/backoff"
 )
 
 // Kind is the kind of client a property set configures.
@@ -206,16 +208,19 @@ func intOpt[O kgo.Opt](f func(int) O, lowest int) func(string) ([]kgo.Opt, error
 }
 
 // retryBackoff is Java's exponential backoff between retry.backoff.ms and
-// retry.backoff.max.ms with 20% jitter.
+// retry.backoff.max.ms with 20% jitter. Java spreads the delay both ways,
+// over [0.8·d, 1.2·d], while backoff.Policy only shortens it, so the
+// jitter is applied here.
 func retryBackoff(base, maxD time.Duration) kgo.Opt {
-	return kgo.RetryBackoffFn(func(tries int) time.Duration {
-		d := base
-		for i := 1; i < tries && d < maxD; i++ {
-			d *= 2
-		}
-		d = min(d, maxD)
-		return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	})
+	return kgo.RetryBackoffFn(retryDelay(base, maxD))
+}
+
+// retryDelay is the delay before try number tries (1 for the first retry).
+func retryDelay(base, maxD time.Duration) func(tries int) time.Duration {
+	p := backoff.Policy{Initial: base, Max: maxD}
+	return func(tries int) time.Duration {
+		return time.Duration(float64(p.Delay(tries)) * (0.8 + 0.4*rand.Float64()))
+	}
 }
 
 var clientProps = map[string]clientProp{

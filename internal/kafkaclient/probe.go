@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/backoff"
 )
 
 // ProbeTimeout bounds Probe.
@@ -49,10 +50,7 @@ func Probe(ctx context.Context, cl *kgo.Client) error {
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
+		backoff.Sleep(ctx, 250*time.Millisecond)
 	}
 	return nil // unreachable or slow: not a configuration problem
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/backoff"
 	"github.com/ferryhq/ferry/runtime"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage/kafkastore"
@@ -218,7 +219,7 @@ func (s *statusSink) flush(timeout time.Duration) {
 func (s *statusSink) write(ctx context.Context, w statusWrite) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	backoff := 100 * time.Millisecond
+	retry := backoff.New(backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second})
 	for {
 		err := s.writeOnce(ctx, w)
 		if err == nil || ctx.Err() != nil {
@@ -227,12 +228,9 @@ func (s *statusSink) write(ctx context.Context, w statusWrite) {
 			}
 			return
 		}
-		s.h.logger.Warn("cannot write status; retrying", "connector", w.connector, "backoff", backoff, "error", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		wait := retry.Next()
+		s.h.logger.Warn("cannot write status; retrying", "connector", w.connector, "backoff", wait, "error", err)
+		backoff.Sleep(ctx, wait)
 	}
 }
 

@@ -6,10 +6,10 @@
 package restart
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/backoff"
 )
 
 // Policy is the automatic restart configuration of one connector (the
@@ -89,15 +89,5 @@ func Backoff(initial, maxDelay time.Duration, n int) time.Duration {
 	if initial <= 0 {
 		initial = time.Millisecond
 	}
-	d := initial
-	for i := 1; i < n && d < maxDelay; i++ {
-		d *= 2
-	}
-	if maxDelay > 0 && d > maxDelay {
-		d = maxDelay
-	}
-	if q := int64(d / 4); q > 0 {
-		d -= time.Duration(rand.Int64N(q + 1))
-	}
-	return d
+	return backoff.Policy{Initial: initial, Max: maxDelay, Jitter: 0.25}.Delay(n)
 }

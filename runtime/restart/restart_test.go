@@ -18,6 +18,15 @@ func TestBackoffDoublesToTheCapWithJitter(t *testing.T) {
 			}
 		}
 	}
+	// No initial delay means 1 ms; no cap means no growth; a cap below the
+	// initial delay wins.
+	for _, c := range []struct{ initial, max, want time.Duration }{
+		{0, 0, time.Millisecond}, {time.Second, 0, time.Second}, {time.Second, 100 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		if d := Backoff(c.initial, c.max, 5); d > c.want || d < c.want*3/4 {
+			t.Fatalf("Backoff(%v, %v, 5) = %v, want in [%v, %v]", c.initial, c.max, d, c.want*3/4, c.want)
+		}
+	}
 }
 
 func TestTracker(t *testing.T) {

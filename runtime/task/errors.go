@@ -53,7 +53,7 @@ func retry[T any](ctx context.Context, h *errorHandler, first error, fn func() (
 	}
 	deadline := time.Now().Add(h.policy.RetryTimeout)
 	for attempt := 1; connect.IsRetriable(err); attempt++ {
-		delay := backoff(attempt, h.policy.RetryDelayMax)
+		delay := toleranceDelay(attempt, h.policy.RetryDelayMax)
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
 			break
@@ -79,9 +79,13 @@ func retry[T any](ctx context.Context, h *errorHandler, first error, fn func() (
 	return zero, err
 }
 
-// backoff is 300ms << (attempt-1); once that exceeds max, a random delay in
-// [0, max).
-func backoff(attempt int, max time.Duration) time.Duration {
+// toleranceDelay is 300ms << (attempt-1); once that exceeds max, a random
+// delay in [0, max). This is Apache's RetryWithToleranceOperator formula
+// (errors.retry.delay.max.ms), kept as is rather than expressed as a
+// backoff.Policy: a capped Policy waits the cap with at most a fractional
+// jitter, whereas Apache spreads capped delays over the whole [0, max),
+// which connectors tuned against Apache observe.
+func toleranceDelay(attempt int, max time.Duration) time.Duration {
 	d := 300 * time.Millisecond
 	if attempt > 1 && attempt < 32 {
 		d <<= attempt - 1

@@ -613,9 +613,11 @@ func describeConsumed(r *kgo.Record) func(bool) string {
 	}
 }
 
-// deliver calls Put, redelivering the same batch after a backoff while it
-// returns a Retriable error. delivered is false when the task was stopped
-// before the batch was accepted.
+// deliver calls Put, redelivering the same batch while it returns a
+// Retriable error. The wait between tries is the task's own
+// SinkTaskContext.timeout, fixed as in Apache, not a growing backoff.
+// delivered is false when the task was stopped before the batch was
+// accepted.
 func (s *Sink) deliver(ctx context.Context, batch []*connect.SinkRecord) (delivered bool, err error) {
 	for {
 		err := s.task.Put(ctx, batch)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ferryhq/ferry/connect"
+	"github.com/ferryhq/ferry/internal/backoff"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
 	"github.com/ferryhq/ferry/runtime/herder"
 	"github.com/ferryhq/ferry/storage"
@@ -232,7 +233,7 @@ func awaitStart(ctx context.Context, ctl *control, rep *statusReporter) bool {
 func (s *Source) loop(ctx context.Context) error {
 	nextFlush := time.Now().Add(s.opts.FlushInterval)
 	pausedReported := false
-	retryBackoff := time.Duration(0)
+	retry := backoff.New(backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second})
 	for {
 		paused, stopping, gen := s.ctl.state()
 		if stopping {
@@ -268,14 +269,15 @@ func (s *Source) loop(ctx context.Context) error {
 		pctx, done := s.ctl.blocking(ctx, gen, wait)
 		recs, err := s.task.Poll(pctx)
 		done()
+		var retryWait time.Duration
 		if err != nil && !isInterrupt(pctx, err) {
 			if !connect.IsRetriable(err) {
 				return err
 			}
-			retryBackoff = min(max(2*retryBackoff, 100*time.Millisecond), 5*time.Second)
-			s.log.Warn("source task poll failed with a retriable error, polling again", "error", err, "backoff", retryBackoff)
+			retryWait = retry.Next()
+			s.log.Warn("source task poll failed with a retriable error, polling again", "error", err, "backoff", retryWait)
 		} else {
-			retryBackoff = 0
+			retry.Reset()
 		}
 		if len(recs) > 0 {
 			s.log.Debug("polled records", "count", len(recs))
@@ -284,8 +286,8 @@ func (s *Source) loop(ctx context.Context) error {
 			}
 		}
 		s.sub.drain(s.commitRecord)
-		if retryBackoff > 0 {
-			s.ctl.sleep(ctx, gen, retryBackoff)
+		if retryWait > 0 {
+			s.ctl.sleep(ctx, gen, retryWait)
 		}
 	}
 }

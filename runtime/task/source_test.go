@@ -366,3 +366,38 @@ func TestSourceStopWhileBlockedAndBeforeStart(t *testing.T) {
 		t.Fatalf("events after cancel %s", got)
 	}
 }
+
+// flakySource fails its first polls with a retriable error.
+type flakySource struct {
+	*countingSource
+	failures atomic.Int64
+}
+
+func (s *flakySource) Poll(ctx context.Context) ([]*connect.SourceRecord, error) {
+	if s.failures.Add(-1) >= 0 {
+		return nil, connect.Retriable(fmt.Errorf("source not reachable"))
+	}
+	return s.countingSource.Poll(ctx)
+}
+
+func TestSourceRetriablePollBacksOffAndRecovers(t *testing.T) {
+	bootstrap := testbed.Kafka(t)
+	topic := testbed.UniqueName(t, "src")
+	testbed.CreateTopic(t, bootstrap, topic, 1)
+	conn := testbed.UniqueName(t, "conn")
+	ev := &events{}
+	task := &flakySource{countingSource: newCountingSource(topic, 20)}
+	task.failures.Store(3) // waits of 100, 200 and 400 ms
+	src, err := NewSource(baseSpec(t, bootstrap, conn, ev), task, SourceOptions{Offsets: memstore.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTask(t, src)
+	if got, want := strings.Join(values(t, bootstrap, topic, 20), ","), strings.Join(seq(0, 20, nil), ","); got != want {
+		t.Fatalf("topic holds %s\nwant %s", got, want)
+	}
+	stopAndWait(t, src)
+	if got := ev.snapshot(); strings.Join(got, ",") != "startup,shutdown" {
+		t.Fatalf("events %v: a retriable poll error must not fail the task", got)
+	}
+}

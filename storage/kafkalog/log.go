@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ferryhq/ferry/internal/backoff"
 	"github.com/ferryhq/ferry/internal/kafkaclient"
 )
 
@@ -269,10 +270,8 @@ func (l *Log) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
 		if !kerr.IsRetriable(err) {
 			return nil, fmt.Errorf("list end offsets of %s: %w", l.cfg.Topic, err)
 		}
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, 100*time.Millisecond) {
 			return nil, fmt.Errorf("list end offsets of %s: %w (last error: %w)", l.cfg.Topic, ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -322,6 +322,10 @@ func (s *LeaderState) resetDelay() {
 
 // revocationBackoff is an exponential backoff starting at 1 ms, multiplied by
 // 40 per attempt, capped at maxDelay, without jitter (0 when maxDelay is 0).
+// It keeps Apache's float formula (ExponentialBackoff in the assignor)
+// rather than backoff.Policy: the delay goes into the assignment other
+// members read, and a mixed Apache/Ferry group must agree on it to the
+// millisecond, roundings included.
 func revocationBackoff(attempts int, maxDelay int32) int32 {
 	if maxDelay <= 1 {
 		return maxDelay

@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ferryhq/ferry/internal/backoff"
 )
 
 // Defaults for the worker group settings (DistributedConfig).
@@ -286,7 +288,7 @@ func (e errFatal) Unwrap() error { return e.err }
 // an invalid session timeout).
 func (m *Member) Run(ctx context.Context) error {
 	defer m.sendLeave(context.WithoutCancel(ctx))
-	backoff := m.cfg.RetryBackoff
+	retry := backoff.New(backoff.Policy{Initial: m.cfg.RetryBackoff, Max: max(maxRetryBackoff, m.cfg.RetryBackoff)})
 	paused := false
 	for {
 		if paused {
@@ -320,17 +322,17 @@ func (m *Member) Run(ctx context.Context) error {
 			if errors.As(err, &fatal) {
 				return err
 			}
-			m.log.Warn("group rebalance failed, retrying", "err", err, "backoff", backoff)
-			if !sleep(ctx, backoff) {
+			wait := retry.Next()
+			m.log.Warn("group rebalance failed, retrying", "err", err, "backoff", wait)
+			if !backoff.Sleep(ctx, wait) {
 				return nil
 			}
-			backoff = min(backoff*2, max(maxRetryBackoff, m.cfg.RetryBackoff))
 			continue
 		}
 		if !done {
 			continue // rejoin at once (e.g. the coordinator asked for a member id)
 		}
-		backoff = m.cfg.RetryBackoff
+		retry.Reset()
 		paused = m.stable(ctx)
 	}
 }
@@ -808,17 +810,5 @@ func request[T kmsg.Response](ctx context.Context, cl *kgo.Client, req kmsg.Requ
 		return r.resp.(T), nil
 	case <-ctx.Done():
 		return zero, ctx.Err()
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
