@@ -2,6 +2,7 @@ package distributed
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -189,7 +190,10 @@ func (s *statusSink) run(ctx context.Context) {
 			if len(q) == 0 {
 				break
 			}
-			for _, w := range q {
+			for i, w := range q {
+				if superseded(q[i+1:], w) {
+					continue // a later update of the same record follows
+				}
 				s.write(ctx, w)
 			}
 			s.mu.Lock()
@@ -214,24 +218,56 @@ func (s *statusSink) flush(timeout time.Duration) {
 }
 
 // write stores one update, retrying a failed write (a broker restart, a
-// leader change) with backoff for up to 30 s: later updates wait behind it,
-// so the status topic keeps their order.
+// leader change) with backoff until it succeeds, a newer update of the same
+// record is queued (the topic keeps only the latest value of a key, so the
+// stale one may go), or the worker stops. Later updates wait behind it, so
+// the status topic keeps their order: a status is never lost to an outage
+// of the cluster, however long.
 func (s *statusSink) write(ctx context.Context, w statusWrite) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	retry := backoff.New(backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second})
 	for {
 		err := s.writeOnce(ctx, w)
 		if err == nil || ctx.Err() != nil {
-			if err != nil && ctx.Err() != context.Canceled {
+			if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
 				s.h.logger.Warn("cannot write status; giving up", "connector", w.connector, "error", err)
 			}
 			return
 		}
+		s.mu.Lock()
+		newer := superseded(s.queue, w)
+		s.mu.Unlock()
+		if newer {
+			s.h.logger.Info("cannot write status; a newer one is queued", "connector", w.connector, "error", err)
+			return
+		}
 		wait := retry.Next()
-		s.h.logger.Warn("cannot write status; retrying", "connector", w.connector, "backoff", wait, "error", err)
+		if retry.Attempts() == 1 || retry.Attempts()%10 == 0 {
+			s.h.logger.Warn("cannot write status; retrying", "connector", w.connector, "attempts", retry.Attempts(), "backoff", wait, "error", err)
+		}
 		backoff.Sleep(ctx, wait)
 	}
+}
+
+// recordKey names the status record an update writes.
+func (w statusWrite) recordKey() string {
+	switch {
+	case w.topic != "":
+		return "topic\x00" + w.connector + "\x00" + w.topic
+	case w.task != nil:
+		return "task\x00" + w.task.String()
+	}
+	return "connector\x00" + w.connector
+}
+
+// superseded reports whether later holds an update of the same record as w.
+func superseded(later []statusWrite, w statusWrite) bool {
+	k := w.recordKey()
+	for _, l := range later {
+		if l.recordKey() == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *statusSink) writeOnce(ctx context.Context, w statusWrite) error {
