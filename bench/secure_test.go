@@ -71,3 +71,22 @@ func TestSecureWorkloadsAreListed(t *testing.T) {
 		}
 	}
 }
+
+func TestSASLSSLRowIsCheckedAgainstItsOwnLimit(t *testing.T) {
+	r := &report{Workloads: []workloadResult{
+		{Name: "limit-producer", Kind: "limit", Limit: &limitResult{RecordsPerSec: 1_000_000}},
+		{Name: "limit-producer-sasl-ssl", Kind: "limit", Limit: &limitResult{RecordsPerSec: 400_000}},
+		{Name: "file-source-sasl-ssl", Title: "SASL_SSL row", Kind: "throughput",
+			Apache: &result{Status: statusOK, RecordsPerSec: 100_000}, Ferry: &result{Status: statusOK, RecordsPerSec: 300_000}},
+	}}
+	r.evaluateTargets()
+	for _, tg := range r.Targets {
+		if strings.Contains(tg.Goal, "raw producer rate") {
+			if !strings.Contains(tg.Goal, "SASL_SSL row") || tg.Actual != "75%" || tg.Met == nil || !*tg.Met {
+				t.Fatalf("target %+v, want the SASL_SSL row at 75%% of its own limit", tg)
+			}
+			return
+		}
+	}
+	t.Fatalf("no raw producer target in %+v", r.Targets)
+}
