@@ -194,6 +194,9 @@ func rss(r *result) int64 {
 func (w *workloadResult) cells() []string {
 	if w.Limit != nil {
 		rate := "failed"
+		if strings.HasPrefix(w.Limit.Note, statusNA) {
+			rate = statusNA
+		}
 		if w.Limit.RecordsPerSec > 0 {
 			rate = commas(w.Limit.RecordsPerSec)
 		}
@@ -265,7 +268,7 @@ var header = []string{"Workload", "Apache rec/s", "Ferry rec/s", "Ferry/Apache",
 func (r *report) notes() []string {
 	var out []string
 	for _, w := range r.Workloads {
-		if w.Limit != nil && strings.HasPrefix(w.Limit.Note, "failed") {
+		if w.Limit != nil && (strings.HasPrefix(w.Limit.Note, "failed") || strings.HasPrefix(w.Limit.Note, statusNA)) {
 			out = append(out, fmt.Sprintf("%s: %s", w.Title, w.Limit.Note))
 		}
 		if w.Kind == "pending" && w.Apache != nil {

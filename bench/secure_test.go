@@ -90,3 +90,15 @@ func TestSASLSSLRowIsCheckedAgainstItsOwnLimit(t *testing.T) {
 	}
 	t.Fatalf("no raw producer target in %+v", r.Targets)
 }
+
+func TestNALimitRowSaysNA(t *testing.T) {
+	w := workloadResult{Name: "limit-producer-sasl-ssl", Title: "limit", Kind: "limit",
+		Limit: &limitResult{Note: "n/a: " + errNoSecureBroker.Error()}}
+	if got := w.cells()[1]; got != statusNA {
+		t.Fatalf("rate cell %q, want %q", got, statusNA)
+	}
+	r := &report{Workloads: []workloadResult{w}}
+	if n := r.notes(); len(n) != 1 || !strings.Contains(n[0], "needs the secured broker") {
+		t.Fatalf("notes %q", n)
+	}
+}
