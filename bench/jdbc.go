@@ -620,7 +620,7 @@ func jdbcSource(name, mode string) func(context.Context, *env, system) *result {
 			target:     int64(n),
 			counter:    func(ctx context.Context) (int64, error) { return e.broker.endOffset(ctx, topic) },
 			verify: func(ctx context.Context) error {
-				return checkTopicEnds(ctx, e, topic, n, func(i int, v []byte) error {
+				return checkTopicEnds(ctx, e.broker, topic, n, func(i int, v []byte) error {
 					want := int64(0) // bulk: any row, in the server's order
 					if mode == "incrementing" {
 						want = int64(i + 1)
@@ -681,7 +681,7 @@ func jdbcSourceLimit(ctx context.Context, e *env) (*limitResult, error) {
 	if n != int64(e.opts.records) {
 		return nil, fmt.Errorf("limit program wrote %d records, want %d", n, e.opts.records)
 	}
-	if err := checkTopicEnds(ctx, e, topic, e.opts.records, func(i int, v []byte) error {
+	if err := checkTopicEnds(ctx, e.broker, topic, e.opts.records, func(i int, v []byte) error {
 		return checkSourceRow(i, v, int64(i+1))
 	}); err != nil {
 		return nil, err

@@ -106,12 +106,13 @@ func (b *broker) recordAt(ctx context.Context, topic string, off int64) ([]byte,
 // produceAll writes values (value i = gen(i)) to topic with acks=all and returns the
 // time from the first acknowledgement to the last, so that connecting and fetching
 // metadata stay out of the rate: n-1 records were produced in that time.
-func produceAll(ctx context.Context, addr, topic string, n int, gen func(i int) []byte) (time.Duration, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(1<<16),
+// Extra options (TLS, SASL) are appended to the client's.
+func produceAll(ctx context.Context, addr, topic string, n int, gen func(i int) []byte, extra ...kgo.Opt) (time.Duration, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(1 << 16),
 		// Uncompressed, like a Connect worker's producer by default
 		// (compression.type=none); kgo would pick snappy.
-		kgo.ProducerBatchCompression(kgo.NoCompression()))
+		kgo.ProducerBatchCompression(kgo.NoCompression())}, extra...)...)
 	if err != nil {
 		return 0, err
 	}

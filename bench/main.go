@@ -57,6 +57,10 @@ type options struct {
 	mysql          string // admin DSN (go-sql-driver/mysql) of a MariaDB server
 	debeziumLib    string // Debezium JDBC sink jars for Apache's classpath
 	sinkPartitions int
+	// The secured broker of the SASL_SSL workloads.
+	kafkaSecure  string // its PLAINTEXT listener
+	kafkaSASLSSL string // its SASL_SSL (SCRAM-SHA-512) listener
+	kafkaCerts   string // the directory holding its ca.pem
 	// Set in the child process that measures the JDBC source limit.
 	limitTable string
 	limitTopic string
@@ -90,6 +94,9 @@ func main() {
 	flag.StringVar(&o.postgres, "postgres", os.Getenv("FERRY_TEST_POSTGRES"), "admin DSN of the PostgreSQL server of the jdbc-sink workloads, postgres://user:password@host:port/db (default $FERRY_TEST_POSTGRES); the harness makes a database of its own there and drops it at the end")
 	flag.StringVar(&o.mysql, "mysql", os.Getenv("FERRY_TEST_MYSQL"), "admin DSN of the MariaDB server of the jdbc-source workloads, user:password@tcp(host:port)/db (default $FERRY_TEST_MYSQL); the harness makes a database of its own there and drops it at the end")
 	flag.StringVar(&o.debeziumLib, "debezium-lib", filepath.Join(cache, "debezium-jdbc", "lib"), "directory of the Debezium JDBC sink jars (scripts/testbed/debezium-pom.xml), added to Apache's classpath in the jdbc-sink workloads")
+	flag.StringVar(&o.kafkaSecure, "kafka-secure", os.Getenv("FERRY_TEST_KAFKA_SECURE"), "PLAINTEXT listener of the secured broker of the SASL_SSL workloads, from scripts/testbed.sh start-kafka-secure (default $FERRY_TEST_KAFKA_SECURE)")
+	flag.StringVar(&o.kafkaSASLSSL, "kafka-sasl-ssl", os.Getenv("FERRY_TEST_KAFKA_SASL_SSL"), "SASL_SSL listener of that broker (default $FERRY_TEST_KAFKA_SASL_SSL)")
+	flag.StringVar(&o.kafkaCerts, "kafka-certs", os.Getenv("FERRY_TEST_KAFKA_CERTS"), "certificate directory of that broker, holding ca.pem (default $FERRY_TEST_KAFKA_CERTS)")
 	flag.IntVar(&o.sinkPartitions, "sink-partitions", 4, "partitions of the jdbc-sink input topic")
 	flag.StringVar(&o.limitTable, "jdbc-limit-table", "", "internal: run the JDBC source limit program on this MariaDB table of -mysql (a DSN naming the database) and exit")
 	flag.StringVar(&o.limitTopic, "jdbc-limit-topic", "", "internal: the topic of -jdbc-limit-table")
@@ -108,7 +115,7 @@ func main() {
 
 	if *list {
 		for _, w := range allWorkloads() {
-			fmt.Printf("%-26s %s\n", w.name, w.title)
+			fmt.Printf("%-31s %s\n", w.name, w.title)
 		}
 		return
 	}
@@ -190,6 +197,11 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		ApacheHeap: o.heap, ApacheJVMOpts: strings.Join(jvmPerfOpts, " "), FlushIntervalMS: o.flushMS,
 		Command: o.command, Machine: describeMachine(o.java, o.ferryBin)}
 	defer e.cleanupTopics()
+	defer func() {
+		if e.secure != nil {
+			e.secure.close()
+		}
+	}()
 	defer e.cleanupJDBC()
 
 	for _, w := range selected {
@@ -201,7 +213,9 @@ func run(ctx context.Context, o options, logger *slog.Logger) error {
 		switch {
 		case w.limit != nil:
 			row.Limit, err = w.limit(ctx, e)
-			if err != nil {
+			if errors.Is(err, errNoSecureBroker) {
+				row.Limit = &limitResult{Note: "n/a: " + err.Error()}
+			} else if err != nil {
 				row.Limit = &limitResult{Note: "failed: " + err.Error()}
 				logger.Error("limit failed", "workload", w.name, "err", err)
 			}

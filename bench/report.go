@@ -124,8 +124,20 @@ func (r *report) evaluateTargets() {
 		x := w.Ferry.RecordsPerSec / w.Apache.RecordsPerSec
 		add(goal, fmt.Sprintf("%.2f×", x), yes(x >= 3))
 	}
-	if w, p := r.find("file-source"), r.find("limit-producer"); w != nil && p != nil {
-		goal := "≥ 70% of the raw producer rate for a trivial source (FileStream source, String)"
+	// A trivial source against the raw producer on the same listener.
+	for _, pair := range [][2]string{
+		{"file-source", "limit-producer"},
+		{"file-source-plain-securebroker", "limit-producer-securebroker"},
+		{"file-source-sasl-ssl", "limit-producer-sasl-ssl"},
+	} {
+		w, p := r.find(pair[0]), r.find(pair[1])
+		if w == nil || p == nil {
+			continue
+		}
+		goal := "≥ 70% of the raw producer rate for a trivial source (" + w.Title + ")"
+		if pair[0] == "file-source" {
+			goal = "≥ 70% of the raw producer rate for a trivial source (FileStream source, String)"
+		}
 		if ok(w.Ferry) && p.Limit != nil && p.Limit.RecordsPerSec > 0 {
 			x := w.Ferry.RecordsPerSec / p.Limit.RecordsPerSec
 			add(goal, fmt.Sprintf("%.0f%%", 100*x), yes(x >= 0.7))
@@ -182,6 +194,9 @@ func rss(r *result) int64 {
 func (w *workloadResult) cells() []string {
 	if w.Limit != nil {
 		rate := "failed"
+		if strings.HasPrefix(w.Limit.Note, statusNA) {
+			rate = statusNA
+		}
 		if w.Limit.RecordsPerSec > 0 {
 			rate = commas(w.Limit.RecordsPerSec)
 		}
@@ -253,7 +268,7 @@ var header = []string{"Workload", "Apache rec/s", "Ferry rec/s", "Ferry/Apache",
 func (r *report) notes() []string {
 	var out []string
 	for _, w := range r.Workloads {
-		if w.Limit != nil && strings.HasPrefix(w.Limit.Note, "failed") {
+		if w.Limit != nil && (strings.HasPrefix(w.Limit.Note, "failed") || strings.HasPrefix(w.Limit.Note, statusNA)) {
 			out = append(out, fmt.Sprintf("%s: %s", w.Title, w.Limit.Note))
 		}
 		if w.Kind == "pending" && w.Apache != nil {

@@ -46,6 +46,10 @@ type env struct {
 	plugins    map[string]map[string]bool // per system, filled by pluginsOf
 
 	jdbc jdbcState // databases, input topic and table of the JDBC workloads
+
+	secureOnce sync.Once
+	secure     *broker // PLAINTEXT listener of the secured broker, nil without one
+	secureErr  error
 }
 
 type fillResult struct {
@@ -62,6 +66,19 @@ func (e *env) topicName(w, s string) string {
 	e.topics = append(e.topics, t)
 	e.mu.Unlock()
 	return t
+}
+
+// forgetTopic drops t from the topics deleted at the end (one that lives on another
+// broker, deleted by its workload).
+func (e *env) forgetTopic(t string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, n := range e.topics {
+		if n == t {
+			e.topics = append(e.topics[:i], e.topics[i+1:]...)
+			return
+		}
+	}
 }
 
 func (e *env) cleanupTopics() {
@@ -164,6 +181,7 @@ func converterProps(enc string) map[string]string {
 type pipeline struct {
 	workload   string
 	converter  string              // "string" or "json"
+	worker     map[string]string   // worker properties over the defaults (another listener, security)
 	connectors []map[string]string // each holds name and connector.class
 	requires   []string            // plugin classes the worker must offer
 	target     int64               // records to wait for; 0 means no transfer phase
@@ -207,6 +225,9 @@ func runPipeline(ctx context.Context, e *env, s system, p pipeline) *result {
 		"plugin.discovery": "service_load",
 	}
 	for k, v := range converterProps(p.converter) {
+		wp[k] = v
+	}
+	for k, v := range p.worker {
 		wp[k] = v
 	}
 	workerFile := filepath.Join(dir, "worker.properties")

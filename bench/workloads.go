@@ -37,6 +37,14 @@ func allWorkloads() []workload {
 		{name: "file-sink-json", title: "topic → FileStream sink (JSON, schemas)", kind: "throughput",
 			run: fileSink("file-sink-json", "json")},
 		{name: "smt-chain", title: "FileStream source + 5-SMT chain (JSON)", kind: "throughput", run: smtChain},
+		{name: "limit-producer-securebroker", title: "franz-go producer, acks=all, secured broker's PLAINTEXT listener (limit)",
+			kind: "limit", limit: secureProducer(false)},
+		{name: "limit-producer-sasl-ssl", title: "franz-go producer, acks=all, SASL_SSL SCRAM-SHA-512 (limit)",
+			kind: "limit", limit: secureProducer(true)},
+		{name: "file-source-plain-securebroker", title: "FileStream source → topic (String), secured broker's PLAINTEXT listener",
+			kind: "throughput", run: fileSourceVia("file-source-plain-securebroker", "string", plainTarget)},
+		{name: "file-source-sasl-ssl", title: "FileStream source → topic (String) over SASL_SSL (SCRAM-SHA-512)",
+			kind: "throughput", run: fileSourceVia("file-source-sasl-ssl", "string", saslSSLTarget)},
 		{name: "jdbc-sink", title: "topic → JDBC sink, PostgreSQL upsert, tasks.max=1 (Apache: Debezium)", kind: "throughput",
 			run: jdbcSink("jdbc-sink", 1)},
 		{name: "jdbc-sink-4", title: "topic → JDBC sink, PostgreSQL upsert, tasks.max=4 (Apache: Debezium)", kind: "throughput",
@@ -56,13 +64,37 @@ func allWorkloads() []workload {
 
 // fileSource: FileStreamSource reads the N-line input file into a fresh topic.
 func fileSource(name, enc string) func(context.Context, *env, system) *result {
+	return fileSourceVia(name, enc, func(e *env) (*kafkaTarget, error) {
+		return &kafkaTarget{b: e.broker}, nil
+	})
+}
+
+// kafkaTarget is the listener a workload's worker writes through: the client the
+// harness creates and watches topics with, and the worker properties (bootstrap.servers
+// and security keys) that replace the bench broker's.
+type kafkaTarget struct {
+	b     *broker
+	props map[string]string
+}
+
+// fileSourceVia is fileSource through the listener target returns; a nil target with
+// its error makes the row n/a.
+func fileSourceVia(name, enc string, target func(e *env) (*kafkaTarget, error)) func(context.Context, *env, system) *result {
 	return func(ctx context.Context, e *env, s system) *result {
+		kt, err := target(e)
+		if err != nil {
+			return &result{Status: statusNA, Note: err.Error()}
+		}
 		in, err := e.inputFile()
 		if err != nil {
 			return &result{Status: statusFailed, Note: err.Error()}
 		}
 		topic := e.topicName(name, s.name)
-		if err := e.broker.createTopic(ctx, topic); err != nil {
+		if kt.b != e.broker {
+			e.forgetTopic(topic) // it lives on the other broker
+			defer kt.b.deleteTopics(context.WithoutCancel(ctx), topic)
+		}
+		if err := kt.b.createTopic(ctx, topic); err != nil {
 			return &result{Status: statusFailed, Note: err.Error()}
 		}
 		want := line
@@ -72,14 +104,15 @@ func fileSource(name, enc string) func(context.Context, *env, system) *result {
 		return runPipeline(ctx, e, s, pipeline{
 			workload:  name,
 			converter: enc,
+			worker:    kt.props,
 			connectors: []map[string]string{{
 				"name": "bench-source", "connector.class": "FileStreamSource", "tasks.max": "1",
 				"file": in, "topic": topic,
 			}},
 			target:  int64(e.opts.records),
-			counter: func(ctx context.Context) (int64, error) { return e.broker.endOffset(ctx, topic) },
+			counter: func(ctx context.Context) (int64, error) { return kt.b.endOffset(ctx, topic) },
 			verify: func(ctx context.Context) error {
-				return checkTopicEnds(ctx, e, topic, e.opts.records, func(i int, v []byte) error {
+				return checkTopicEnds(ctx, kt.b, topic, e.opts.records, func(i int, v []byte) error {
 					if string(v) != want(i) {
 						return fmt.Errorf("record %d is %q, want %q", i, trunc(string(v)), trunc(want(i)))
 					}
@@ -91,9 +124,9 @@ func fileSource(name, enc string) func(context.Context, *env, system) *result {
 }
 
 // checkTopicEnds checks the first and the last of the n records of topic.
-func checkTopicEnds(ctx context.Context, e *env, topic string, n int, check func(i int, v []byte) error) error {
+func checkTopicEnds(ctx context.Context, b *broker, topic string, n int, check func(i int, v []byte) error) error {
 	for _, i := range []int{0, n - 1} {
-		v, err := e.broker.recordAt(ctx, topic, int64(i))
+		v, err := b.recordAt(ctx, topic, int64(i))
 		if err != nil {
 			return err
 		}
@@ -181,7 +214,7 @@ func smtChain(ctx context.Context, e *env, s system) *result {
 		target:     int64(e.opts.records),
 		counter:    func(ctx context.Context) (int64, error) { return e.broker.endOffset(ctx, routed) },
 		verify: func(ctx context.Context) error {
-			return checkTopicEnds(ctx, e, routed, e.opts.records, func(i int, v []byte) error {
+			return checkTopicEnds(ctx, e.broker, routed, e.opts.records, func(i int, v []byte) error {
 				var env struct {
 					Payload struct {
 						Line   string `json:"line"`

@@ -20,6 +20,14 @@
 # Environment:
 #   FERRY_TEST_KAFKA   use this running broker instead of starting one
 #   FERRY_BENCH_PORT   port of the started broker (default: first free pair from 19292)
+#   FERRY_TEST_KAFKA_SECURE, FERRY_TEST_KAFKA_SASL_SSL, FERRY_TEST_KAFKA_CERTS
+#                      use this running secured broker (scripts/testbed.sh start-kafka-secure)
+#                      for the SASL_SSL workloads instead of starting one
+#   FERRY_BENCH_SECURE_PORT
+#                      first of the five ports of the started secured broker (default: first
+#                      free five from 19392); it is started only when a selected workload
+#                      needs it (limit-producer-securebroker, limit-producer-sasl-ssl,
+#                      file-source-plain-securebroker, file-source-sasl-ssl)
 #   FERRY_TEST_POSTGRES, FERRY_TEST_MYSQL
 #                      use these running servers (admin DSNs, see internal/testbed/db.go)
 #                      for the JDBC workloads instead of starting them; the harness makes
@@ -113,6 +121,7 @@ fi
 
 tmp=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 kafka_dir=""
+secure_dir=""
 pg_dir=""
 my_dir=""
 harness_pid=""
@@ -124,6 +133,9 @@ cleanup() {
 	fi
 	if [[ -n $kafka_dir ]]; then
 		"$testbed" stop-kafka --dir "$kafka_dir" && rm -rf "$kafka_dir"
+	fi
+	if [[ -n $secure_dir ]]; then
+		"$testbed" stop-kafka --dir "$secure_dir" && rm -rf "$secure_dir"
 	fi
 	if [[ -n $pg_dir ]]; then
 		"$testbed" stop-postgres --dir "$pg_dir" && rm -rf "$pg_dir"
@@ -176,6 +188,33 @@ if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
 fi
 log "using Kafka at $FERRY_TEST_KAFKA"
 
+# free_ports P N: the first port from P with N free ports in a row.
+free_ports() {
+	local p=$1 i
+	for ((i = 0; i < $2; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null; then
+			p=$((p + i + 1))
+			i=-1
+		fi
+	done
+	echo "$p"
+}
+if { wants limit-producer-s || wants file-source-plain-securebroker || wants file-source-sasl-ssl; } &&
+	[[ -z ${FERRY_TEST_KAFKA_SECURE:-} ]]; then
+	state="${FERRY_STATE:-/tmp/ferry-testbed}"
+	secure_dir="$state/bench-kafka-secure-$$"
+	mkdir -p "$state"
+	exec 9>"$state/.start.lock"
+	flock 9
+	# Its lines are FERRY_TEST_KAFKA_SECURE=…, FERRY_TEST_KAFKA_SASL_SSL=…, FERRY_TEST_KAFKA_CERTS=….
+	while IFS= read -r line; do
+		[[ $line == FERRY_TEST_KAFKA_*=* ]] && export "${line?}"
+	done < <("$testbed" start-kafka-secure --port "${FERRY_BENCH_SECURE_PORT:-$(free_ports 19392 5)}" --dir "$secure_dir" 9>&-)
+	exec 9>&-
+	[[ -n ${FERRY_TEST_KAFKA_SECURE:-} ]] || { log "the secured broker did not start"; exit 1; }
+fi
+[[ -z ${FERRY_TEST_KAFKA_SECURE:-} ]] || log "using the secured Kafka at $FERRY_TEST_KAFKA_SECURE (SASL_SSL ${FERRY_TEST_KAFKA_SASL_SSL:-})"
+
 free_port() {
 	local p=$1
 	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
@@ -199,6 +238,8 @@ fi
 
 # The harness runs in the background so a signal to this script is handled at once.
 "$tmp/ferrybench" -kafka "$FERRY_TEST_KAFKA" -ferry "$tmp/ferry" -out "$out" \
+	-kafka-secure "${FERRY_TEST_KAFKA_SECURE:-}" -kafka-sasl-ssl "${FERRY_TEST_KAFKA_SASL_SSL:-}" \
+	-kafka-certs "${FERRY_TEST_KAFKA_CERTS:-}" \
 	-postgres "${FERRY_TEST_POSTGRES:-}" -mysql "${FERRY_TEST_MYSQL:-}" -debezium-lib "$debezium_lib" \
 	-records "$records" -workloads "$workloads" -systems "$systems" \
 	-command "scripts/bench.sh --records $records --workloads $workloads --systems $systems" \
