@@ -52,6 +52,16 @@ func newSoakPlan(t *testing.T) soakPlan {
 			p.duration = d
 		}
 	}
+	// FERRY_SOAK_OUTAGE lengthens (or shortens) the database and emulator
+	// outages, e.g. 5m for the runtime issue's five-minute outage.
+	if env := os.Getenv("FERRY_SOAK_OUTAGE"); env != "" {
+		d, err := time.ParseDuration(env)
+		if err != nil {
+			t.Fatalf("FERRY_SOAK_OUTAGE=%q: %v", env, err)
+		}
+		p.outage = d
+		p.settle = max(p.settle, d)
+	}
 	return p
 }
 
