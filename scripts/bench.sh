@@ -5,7 +5,8 @@
 # paths, runs every workload on both systems one after the other, prints the table and
 # writes bench-results.md and bench-results.json. The JDBC workloads also get a private
 # PostgreSQL and MariaDB and Debezium's JDBC sink jars (scripts/testbed/debezium-pom.xml)
-# for Apache. Every server it started is stopped on every exit.
+# for Apache; the Elasticsearch sink's microbenchmark gets a private OpenSearch node.
+# Every server it started is stopped on every exit.
 #
 # Usage: scripts/bench.sh [--quick] [--records N] [--workloads LIST] [--systems LIST]
 #                         [--out DIR] [--no-micro] [-- HARNESS FLAGS...]
@@ -14,7 +15,7 @@
 #   --workloads LIST  comma-separated workload names (go run ./bench -list), default all
 #   --systems LIST    apache,ferry (default both)
 #   --out DIR         results and logs (default bench-out)
-#   --no-micro        skip the go test -bench microbenchmarks
+#   --no-micro        skip the go test -bench microbenchmarks (and their OpenSearch node)
 #   after --           more flags for the harness (go run ./bench -h)
 #
 # Environment:
@@ -32,6 +33,12 @@
 #                      use these running servers (admin DSNs, see internal/testbed/db.go)
 #                      for the JDBC workloads instead of starting them; the harness makes
 #                      and drops a database of its own there
+#   FERRY_TEST_OPENSEARCH
+#                      use this running OpenSearch node (scripts/testbed.sh start-opensearch)
+#                      for the Elasticsearch sink microbenchmark instead of starting one
+#   FERRY_BENCH_OPENSEARCH_PORT
+#                      HTTP port of the started node; the transport port is the next one
+#                      (default: first free pair from 19200)
 #   FERRY_BENCH_PG_PORT, FERRY_BENCH_MYSQL_PORT
 #                      ports of the started PostgreSQL and MariaDB (default: first free
 #                      port from 25432 and 23306)
@@ -124,6 +131,7 @@ kafka_dir=""
 secure_dir=""
 pg_dir=""
 my_dir=""
+os_dir=""
 harness_pid=""
 cleanup() {
 	if [[ -n $harness_pid ]] && kill -0 "$harness_pid" 2>/dev/null; then
@@ -143,6 +151,9 @@ cleanup() {
 	if [[ -n $my_dir ]]; then
 		"$testbed" stop-mariadb --dir "$my_dir" && rm -rf "$my_dir"
 	fi
+	if [[ -n $os_dir ]]; then
+		"$testbed" stop-opensearch --dir "$os_dir" && rm -rf "$os_dir"
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -154,7 +165,26 @@ CGO_ENABLED=0 go build -tags "${FERRY_BUILD_TAGS:-}" -o "$tmp/ferry" ./cmd/ferry
 go build -o "$tmp/ferrybench" ./bench
 
 mkdir -p "$out"
+free_port_pair() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
+		p=$((p + 2))
+	done
+	echo "$p"
+}
 if ((micro)); then
+	# The Elasticsearch sink's benchmark writes into a real node: a private OpenSearch
+	# (HTTP port and the transport port after it). When it does not start, that
+	# benchmark skips and the rest runs.
+	if [[ -z ${FERRY_TEST_OPENSEARCH:-} ]]; then
+		os_dir="${FERRY_STATE:-/tmp/ferry-testbed}/bench-opensearch-$$"
+		if line=$("$testbed" start-opensearch --port "${FERRY_BENCH_OPENSEARCH_PORT:-$(free_port_pair 19200)}" --dir "$os_dir"); then
+			export FERRY_TEST_OPENSEARCH="${line#FERRY_TEST_OPENSEARCH=}"
+		else
+			log "the OpenSearch node did not start; the Elasticsearch sink benchmark is skipped"
+		fi
+	fi
 	log "Go microbenchmarks"
 	# Packages that do not exist yet are skipped rather than failing the run.
 	pkgs=()
@@ -164,17 +194,18 @@ if ((micro)); then
 	if ! go test -run '^$' -bench . -benchmem "${pkgs[@]}" >"$out/microbench.txt" 2>&1; then
 		log "some microbenchmarks failed; see $out/microbench.txt"
 	fi
+	# Sink docs/s next to a plain client's bulk loop (the limit); each call writes 10,000
+	# documents, so a fixed count of calls rather than -benchtime's one second.
+	if ! go test -run '^$' -bench . -benchmem -benchtime 5x ./connectors/elasticsearch >>"$out/microbench.txt" 2>&1; then
+		log "the Elasticsearch sink benchmark failed; see $out/microbench.txt"
+	fi
+	if [[ -n $os_dir ]]; then
+		"$testbed" stop-opensearch --dir "$os_dir" && rm -rf "$os_dir"
+		os_dir=""
+	fi
 	extra+=(-micro "$out/microbench.txt")
 fi
 
-free_port_pair() {
-	local p=$1
-	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null ||
-		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
-		p=$((p + 2))
-	done
-	echo "$p"
-}
 if [[ -z ${FERRY_TEST_KAFKA:-} ]]; then
 	state="${FERRY_STATE:-/tmp/ferry-testbed}"
 	kafka_dir="$state/bench-kafka-$$"
