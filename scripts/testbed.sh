@@ -584,16 +584,21 @@ EOF
 	echo "FERRY_TEST_KAFKA_CERTS=$certs"
 }
 
-cmd_stop_kafka() {
-	local dir="$STATE/kafka"
+# stop_in_dir NAME PIDFILE DEFAULT_DIR [--dir D]: the stop-* commands of services
+# that keep their pid file in their dir: SIGTERM, wait up to 30 s, then SIGKILL.
+stop_in_dir() {
+	local name=$1 pidfile=$2 dir=$3
+	shift 3
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		*) die "stop-kafka: unknown argument $1" ;;
+		*) die "stop-$name: unknown argument $1" ;;
 		esac
 	done
-	stop_pidfile kafka "$dir/kafka.pid"
+	stop_pidfile "$name" "$dir/$pidfile"
 }
+
+cmd_stop_kafka() { stop_in_dir kafka kafka.pid "$STATE/kafka" "$@"; }
 
 # ---------------------------------------------------------------- connect
 
@@ -678,16 +683,7 @@ cmd_start_connect() {
 	echo "FERRY_CONNECT_URL=$url"
 }
 
-cmd_stop_connect() {
-	local dir="$STATE/connect"
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		*) die "stop-connect: unknown argument $1" ;;
-		esac
-	done
-	stop_pidfile connect "$dir/connect.pid"
-}
+cmd_stop_connect() { stop_in_dir connect connect.pid "$STATE/connect" "$@"; }
 
 # ---------------------------------------------------------------- databases
 
@@ -1042,16 +1038,7 @@ cmd_start_bigquery() {
 	echo "FERRY_TEST_BIGQUERY_GRPC=127.0.0.1:$grpc"
 }
 
-cmd_stop_bigquery() {
-	local dir="$STATE/bigquery"
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		*) die "bigquery: unknown argument $1" ;;
-		esac
-	done
-	stop_pidfile bigquery "$dir/bqemulator.pid"
-}
+cmd_stop_bigquery() { stop_in_dir bigquery bqemulator.pid "$STATE/bigquery" "$@"; }
 
 # ---------------------------------------------------------------- nginx
 
@@ -1132,16 +1119,7 @@ CONF
 	echo "FERRY_TEST_NGINX=http://127.0.0.1:$port"
 }
 
-cmd_stop_nginx() {
-	local dir="$STATE/nginx"
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		*) die "nginx: unknown argument $1" ;;
-		esac
-	done
-	stop_pidfile nginx "$dir/nginx.pid"
-}
+cmd_stop_nginx() { stop_in_dir nginx nginx.pid "$STATE/nginx" "$@"; }
 
 # ---------------------------------------------------------------- main
 
@@ -1186,16 +1164,7 @@ cmd_start_opensearch() {
 	echo "FERRY_TEST_OPENSEARCH=http://$addr"
 }
 
-cmd_stop_opensearch() {
-	local dir="$STATE/opensearch"
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir) dir=${2:?--dir needs a value}; shift 2 ;;
-		*) die "stop-opensearch: unknown argument $1" ;;
-		esac
-	done
-	stop_pidfile opensearch "$dir/opensearch.pid"
-}
+cmd_stop_opensearch() { stop_in_dir opensearch opensearch.pid "$STATE/opensearch" "$@"; }
 
 main() {
 	local cmd=${1:-help}
