@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,6 +164,7 @@ type soak struct {
 	fsIn      string // the FileStream source's file
 	fsOut     string // the FileStream sink's file
 
+	mu      sync.Mutex // guards workers against the signal handler
 	workers []*soakWorker
 	mon     *soakMonitor
 	loaders []*loader
@@ -227,6 +230,7 @@ func (s *soak) startServices() {
 		}
 		s.svc[kind] = svc
 	}
+	s.stopOnSignal()
 	var wg sync.WaitGroup
 	errs := make([]error, len(soakServices))
 	for i, kind := range soakServices {
@@ -306,10 +310,13 @@ func (s *soak) startWorkers() {
 		"consumer.session.timeout.ms":       "6000",
 		"consumer.heartbeat.interval.ms":    "1000",
 	}
-	s.workers = make([]*soakWorker, 2)
-	for i := range s.workers {
-		s.workers[i] = newSoakWorker(t, i, filepath.Join(s.root, fmt.Sprintf("worker%d", i)), s.ports.take(t, 1), props)
+	workers := make([]*soakWorker, 2)
+	for i := range workers {
+		workers[i] = newSoakWorker(t, i, filepath.Join(s.root, fmt.Sprintf("worker%d", i)), s.ports.take(t, 1), props)
 	}
+	s.mu.Lock()
+	s.workers = workers
+	s.mu.Unlock()
 	for _, w := range s.workers {
 		if err := w.start(s.bin); err != nil {
 			t.Fatal(err)
@@ -328,6 +335,33 @@ func (s *soak) startWorkers() {
 	for _, w := range s.workers {
 		(&worker{url: w.url}).waitHealthy(t)
 	}
+}
+
+// stopOnSignal stops the workers and the services when the test binary
+// gets SIGINT or SIGTERM, which end it without running cleanups: the
+// services run detached (testbed.sh starts them with setsid), so nothing
+// else would stop them.
+func (s *soak) stopOnSignal() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			s.mu.Lock()
+			for _, w := range s.workers {
+				w.kill()
+			}
+			s.mu.Unlock()
+			for _, kind := range soakServices {
+				_ = s.svc[kind].stop(s.script)
+			}
+			fmt.Fprintf(os.Stderr, "soak: %v: stopped the workers and services in %s\n", sig, s.root)
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	s.t.Cleanup(func() { signal.Stop(sigs); close(done) })
 }
 
 // createConnectors creates the five connectors, one task each, and the
